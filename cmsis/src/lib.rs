@@ -1,0 +1,2 @@
+#![no_std]
+//! CMSIS-NN bindings and DSP paths.

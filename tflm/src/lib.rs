@@ -1,0 +1,2 @@
+#![no_std]
+//! TFLM face of the SNAP-UQ ops.
