@@ -1,0 +1,181 @@
+//! Embeds the model and a handful of its inputs into the firmware.
+//!
+//! * `SNAPUQ_MODEL`: the .tflite to embed (default `examples/models/digits_cnn.tflite`).
+//! * `SNAPUQ_INPUTS`: an int8 .npy of N samples (default `examples/models/digits_test.npy`),
+//!   and `SNAPUQ_LABELS`: an optional integer .npy of their labels (default
+//!   `digits_test_labels.npy` beside the default inputs; printed, never used to decide).
+//! * `SNAPUQ_SAMPLES`: how many samples to embed (default 8).
+//!
+//! Writes `model.tflite`, `inputs.bin` and `inputs.rs` (sizes, labels, sources) to `OUT_DIR`.
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let manifest = PathBuf::from(env("CARGO_MANIFEST_DIR").expect("cargo sets this"));
+    let out = PathBuf::from(env("OUT_DIR").expect("cargo sets this"));
+    let models = manifest.join("..").join("..").join("models");
+    for k in [
+        "SNAPUQ_MODEL",
+        "SNAPUQ_INPUTS",
+        "SNAPUQ_LABELS",
+        "SNAPUQ_SAMPLES",
+    ] {
+        println!("cargo:rerun-if-env-changed={k}");
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let model = env("SNAPUQ_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| models.join("digits_cnn.tflite"));
+    let (inputs, labels) = match env("SNAPUQ_INPUTS") {
+        Some(p) => (PathBuf::from(p), env("SNAPUQ_LABELS").map(PathBuf::from)),
+        None => (
+            models.join("digits_test.npy"),
+            Some(
+                env("SNAPUQ_LABELS")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| models.join("digits_test_labels.npy")),
+            ),
+        ),
+    };
+    let want: usize = match env("SNAPUQ_SAMPLES") {
+        Some(s) => s
+            .parse()
+            .unwrap_or_else(|_| fail(&format!("SNAPUQ_SAMPLES={s} is not a count"))),
+        None => 8,
+    };
+
+    let model_bytes = read(&model);
+    std::fs::write(out.join("model.tflite"), &model_bytes)
+        .unwrap_or_else(|e| fail(&format!("cannot write model.tflite: {e}")));
+
+    let x = Npy::parse(&inputs, &read(&inputs));
+    if x.descr != "|i1" {
+        fail(&format!(
+            "{}: inputs must be int8 (descr |i1), found {}",
+            inputs.display(),
+            x.descr
+        ));
+    }
+    let n_all = x.shape.first().copied().unwrap_or(0);
+    let n = want.min(n_all);
+    if n == 0 {
+        fail(&format!("{}: no samples", inputs.display()));
+    }
+    let sample: usize = x.shape[1..].iter().product();
+    std::fs::write(out.join("inputs.bin"), &x.data[..n * sample])
+        .unwrap_or_else(|e| fail(&format!("cannot write inputs.bin: {e}")));
+
+    let mut label_list = Vec::new();
+    if let Some(lp) = labels.as_ref().filter(|p| p.is_file()) {
+        let y = Npy::parse(lp, &read(lp));
+        let width = match y.descr.as_str() {
+            "<i8" | "<u8" => 8,
+            "<i4" | "<u4" => 4,
+            "|u1" | "|i1" => 1,
+            d => fail(&format!("{}: labels must be integers, found {d}", lp.display())),
+        };
+        for i in 0..n.min(y.shape.first().copied().unwrap_or(0)) {
+            let b = &y.data[i * width..(i + 1) * width];
+            let mut v = [0u8; 8];
+            v[..width].copy_from_slice(b);
+            label_list.push(i64::from_le_bytes(v));
+        }
+        println!("cargo:rerun-if-changed={}", lp.display());
+    }
+
+    let rs = format!(
+        "/// Samples embedded.\npub const SAMPLES: usize = {n};\n\
+         /// Bytes of one sample (the model's input tensor).\npub const SAMPLE_BYTES: usize = {sample};\n\
+         /// Labels of the embedded samples (empty when none were given), for the log only.\n\
+         pub const LABELS: [i64; {nl}] = {labels:?};\n\
+         /// Where the model came from.\npub const MODEL_SOURCE: &str = {ms:?};\n\
+         /// Where the inputs came from.\npub const INPUT_SOURCE: &str = {is:?};\n",
+        nl = label_list.len(),
+        labels = label_list,
+        ms = file_name(&model),
+        is = file_name(&inputs),
+    );
+    std::fs::write(out.join("inputs.rs"), rs)
+        .unwrap_or_else(|e| fail(&format!("cannot write inputs.rs: {e}")));
+    println!("cargo:rerun-if-changed={}", model.display());
+    println!("cargo:rerun-if-changed={}", inputs.display());
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("error: snapuq-runner build: {msg}");
+    std::process::exit(1)
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", p.display())))
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The parts of a C-order .npy (format 1.0–3.0) the firmware needs.
+struct Npy {
+    descr: String,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl Npy {
+    fn parse(path: &Path, b: &[u8]) -> Npy {
+        let bad = |why: &str| -> ! { fail(&format!("{}: not a usable .npy: {why}", path.display())) };
+        if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
+            bad("missing the \\x93NUMPY magic");
+        }
+        let (hlen, start) = match b[6] {
+            1 => (usize::from(u16::from_le_bytes([b[8], b[9]])), 10),
+            2 | 3 if b.len() >= 12 => (
+                u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize,
+                12,
+            ),
+            v => bad(&format!("format version {v}")),
+        };
+        let header = b
+            .get(start..start + hlen)
+            .map(String::from_utf8_lossy)
+            .unwrap_or_else(|| bad("header runs past the end"));
+        if header.contains("'fortran_order': True") {
+            bad("Fortran order");
+        }
+        let descr = header
+            .split("'descr':")
+            .nth(1)
+            .and_then(|s| s.split('\'').nth(1))
+            .unwrap_or_else(|| bad("no descr"))
+            .to_string();
+        let shape_s = header
+            .split("'shape':")
+            .nth(1)
+            .and_then(|s| s.split('(').nth(1))
+            .and_then(|s| s.split(')').next())
+            .unwrap_or_else(|| bad("no shape"));
+        let shape: Vec<usize> = shape_s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap_or_else(|_| bad("shape is not integers")))
+            .collect();
+        let data = b[start + hlen..].to_vec();
+        let width = match descr.as_str() {
+            "|i1" | "|u1" => 1,
+            "<i4" | "<u4" => 4,
+            "<i8" | "<u8" => 8,
+            _ => 1,
+        };
+        if data.len() < shape.iter().product::<usize>() * width {
+            bad("data shorter than its shape");
+        }
+        Npy { descr, shape, data }
+    }
+}

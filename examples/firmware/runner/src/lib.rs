@@ -1,0 +1,66 @@
+#![no_std]
+//! The runner firmware's body, shared by the `runner-big` and `runner-small` binaries.
+//!
+//! It prints one `key=value` line per result so the host test (tests/firmware_qemu.rs) can
+//! parse them and compare with the same library functions run on the host, then exits QEMU
+//! with status 0 only if every step succeeded.
+
+#[cfg(all(feature = "big", feature = "small"))]
+compile_error!("enable exactly one tier feature: `big` or `small`, not both");
+#[cfg(not(any(feature = "big", feature = "small")))]
+compile_error!(
+    "enable a tier feature: `--features big` (STM32F767ZI) or `--features small` (STM32L432KC)"
+);
+
+#[cfg(feature = "big")]
+pub use snapuq_board_stm32f767zi as board;
+#[cfg(all(feature = "small", not(feature = "big")))]
+pub use snapuq_board_stm32l432kc as board;
+
+// Panics (including refused allocations) print through semihosting and exit with failure.
+use panic_semihosting as _;
+
+mod data;
+mod dot_check;
+mod meter_check;
+
+use board::{hprintln, Meter, RefuseAlloc};
+
+/// Our code never allocates; any dependency that tries fails loudly instead of growing a heap.
+#[global_allocator]
+static ALLOCATOR: RefuseAlloc = RefuseAlloc;
+
+/// With `ballast`, a static that leaves only 4 KB of the tier's RAM: it fits the RAM region,
+/// so only the stack-reserve assertion of the tier's memory map can (and must) stop the link.
+#[cfg(feature = "ballast")]
+#[used]
+static mut BALLAST: [u8; BALLAST_BYTES] = [0; BALLAST_BYTES];
+#[cfg(feature = "ballast")]
+const BALLAST_BYTES: usize = board::TIER.ram_bytes as usize - 4096;
+
+/// Runs every step and exits QEMU (status 0 when all passed).
+pub fn run() -> ! {
+    board::TIER.print_banner();
+    let meter = match Meter::new() {
+        Ok(m) => m,
+        Err(e) => {
+            hprintln!("error: {}", e);
+            board::exit(false);
+        }
+    };
+    hprintln!(
+        "meter unit={} resolution={}",
+        meter.unit().label(),
+        meter.resolution()
+    );
+    let mut ok = true;
+    ok &= meter_check::run(&meter);
+    ok &= dot_check::run(&meter);
+    hprintln!(
+        "stack used={} reserve={}",
+        board::stack::high_water_bytes(),
+        board::stack::reserve_bytes()
+    );
+    hprintln!("done {}", if ok { "ok" } else { "failed" });
+    board::exit(ok)
+}

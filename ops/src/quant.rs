@@ -1,0 +1,198 @@
+//! Fixed-point helpers with TFLM's exact arithmetic (gemmlowp-style rounding) and the
+//! rounding rules of the SNAP kernels' global average pooling.
+
+/// `round(a·b / 2^31)` with TFLM's nudge, saturating the single overflow case.
+pub const fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = a as i64 * b as i64;
+    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// Arithmetic right shift rounding half away from zero (TFLM `RoundingDivideByPOT`).
+/// `exponent` is clamped to 0..=31.
+pub const fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    let e = if exponent < 0 {
+        0
+    } else if exponent > 31 {
+        31
+    } else {
+        exponent
+    };
+    let mask = ((1i64 << e) - 1) as i32;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + if x < 0 { 1 } else { 0 };
+    (x >> e) + if remainder > threshold { 1 } else { 0 }
+}
+
+/// TFLM `MultiplyByQuantizedMultiplier` (double rounding variant, the TFLM default):
+/// `x · qm · 2^(shift−31)` with `shift` in −31..=30.
+pub const fn multiply_by_quantized_multiplier(x: i32, qm: i32, shift: i32) -> i32 {
+    let left = if shift > 0 { shift } else { 0 };
+    let right = if shift > 0 { 0 } else { -shift };
+    let shifted = x.wrapping_mul(1i32.wrapping_shl(left as u32));
+    rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, qm), right)
+}
+
+/// Valid range of a quantized multiplier's shift (as TFLM produces them).
+pub const SHIFT_RANGE: (i32, i32) = (-31, 30);
+
+/// TFLM `QuantizeMultiplier`: `real ≈ qm · 2^(shift−31)`, `qm` in [2^30, 2^31).
+/// `None` for negative or non-finite inputs; `Some((0, 0))` for 0 or values below 2^-32.
+pub fn quantize_multiplier(real: f64) -> Option<(i32, i32)> {
+    if !real.is_finite() || real < 0.0 {
+        return None;
+    }
+    if real == 0.0 {
+        return Some((0, 0));
+    }
+    let (frac, mut exp) = libm::frexp(real);
+    let mut q = libm::round(frac * (1i64 << 31) as f64) as i64;
+    if q == 1i64 << 31 {
+        q /= 2;
+        exp += 1;
+    }
+    if exp < -31 {
+        return Some((0, 0));
+    }
+    if exp > 30 {
+        return Some((i32::MAX, 30));
+    }
+    Some((q as i32, exp))
+}
+
+/// The real number a (multiplier, shift) pair stands for.
+pub fn multiplier_to_real(qm: i32, shift: i32) -> f64 {
+    qm as f64 * libm::pow(2.0, (shift - 31) as f64)
+}
+
+/// `round(num / den)` with halves away from zero (integer division; `den > 0`).
+pub const fn div_round_half_away(num: i64, den: i64) -> i64 {
+    if num >= 0 {
+        (num + den / 2) / den
+    } else {
+        (num - den / 2) / den
+    }
+}
+
+/// Arithmetic right shift of an i64 by `e` (0..=62) rounding half away from zero.
+pub const fn shift_round_half_away_i64(x: i64, e: u32) -> i64 {
+    if e == 0 {
+        return x;
+    }
+    let half = 1i64 << (e - 1);
+    if x >= 0 {
+        (x + half) >> e
+    } else {
+        -((-x + half) >> e)
+    }
+}
+
+/// Global average pooling of one sample of an int8 NHWC activation to int8 codes in the
+/// activation's own quantization: `g_c = round_half_away(Σ_hw q[hw,c] / HW)` (the mean of
+/// int8 codes always fits int8). `sample.len()` must be `spatial · out.len()`.
+pub fn gap_s8(sample: &[i8], out: &mut [i8]) {
+    let c = out.len();
+    if c == 0 {
+        return;
+    }
+    let spatial = sample.len() / c;
+    if spatial == 0 {
+        out.fill(0);
+        return;
+    }
+    for (ch, o) in out.iter_mut().enumerate() {
+        let mut sum: i32 = 0;
+        let mut idx = ch;
+        while idx < sample.len() {
+            sum += sample[idx] as i32;
+            idx += c;
+        }
+        *o = div_round_half_away(sum as i64, spatial as i64) as i8;
+    }
+}
+
+/// Fractional bits of the fixed-point pooled activation and of μ in SNAP_SURPRISAL
+/// (units of `a_scale / 2^12`).
+pub const MU_FRAC_BITS: u32 = 12;
+
+/// Pooled channel `ch` of one sample, centred on `zero_point`, in units of
+/// `a_scale / 2^MU_FRAC_BITS`: `round_half_away(Σ_hw (q − zp) · 2^12 / HW)`.
+pub fn gap_channel_fx(sample: &[i8], channels: usize, ch: usize, zero_point: i32) -> i32 {
+    let mut sum: i64 = 0;
+    let mut n: i64 = 0;
+    let mut idx = ch;
+    while idx < sample.len() {
+        sum += sample[idx] as i64 - zero_point as i64;
+        n += 1;
+        idx += channels;
+    }
+    if n == 0 {
+        return 0;
+    }
+    div_round_half_away(sum << MU_FRAC_BITS, n) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mbqm_matches_tflm_examples() {
+        // 0.5 · 100 = 50
+        let (qm, sh) = quantize_multiplier(0.5).unwrap();
+        assert_eq!((qm, sh), (1 << 30, 0));
+        assert_eq!(multiply_by_quantized_multiplier(100, qm, sh), 50);
+        // TFLM's doubling high-mul nudges −50.5 to −50 (not half-away): we match TFLM.
+        assert_eq!(multiply_by_quantized_multiplier(-101, qm, sh), -50);
+        assert_eq!(multiply_by_quantized_multiplier(101, qm, sh), 51);
+        // 3.0 needs a left shift
+        let (qm, sh) = quantize_multiplier(3.0).unwrap();
+        assert_eq!(sh, 2);
+        assert_eq!(multiply_by_quantized_multiplier(7, qm, sh), 21);
+        let (qm, sh) = quantize_multiplier(0.001).unwrap();
+        assert_eq!(multiply_by_quantized_multiplier(1500, qm, sh), 2);
+        assert_eq!(multiply_by_quantized_multiplier(-1500, qm, sh), -2);
+        assert!(quantize_multiplier(-1.0).is_none());
+        assert!(quantize_multiplier(f64::NAN).is_none());
+        assert_eq!(quantize_multiplier(0.0), Some((0, 0)));
+    }
+
+    #[test]
+    fn multiplier_roundtrip_is_close() {
+        for &x in &[1e-6, 3.3e-4, 0.0123, 0.7, 1.0, 1.9999, 17.5, 1000.0] {
+            let (qm, sh) = quantize_multiplier(x).unwrap();
+            let back = multiplier_to_real(qm, sh);
+            assert!((back - x).abs() / x < 1e-9, "{x} -> {back}");
+        }
+    }
+
+    #[test]
+    fn rounding_divide_rounds_half_away() {
+        assert_eq!(rounding_divide_by_pot(5, 1), 3);
+        assert_eq!(rounding_divide_by_pot(-5, 1), -3);
+        assert_eq!(rounding_divide_by_pot(4, 1), 2);
+        assert_eq!(rounding_divide_by_pot(-7, 2), -2);
+        assert_eq!(shift_round_half_away_i64(-6, 2), -2);
+        assert_eq!(shift_round_half_away_i64(6, 2), 2);
+        assert_eq!(shift_round_half_away_i64(5, 2), 1);
+    }
+
+    #[test]
+    fn gap_rounds_half_away_per_channel() {
+        // 2×1×2 spatial, 2 channels: ch0 = [1,2] -> 1.5 -> 2 ; ch1 = [-1,-2] -> -1.5 -> -2
+        let a = [1i8, -1, 2, -2];
+        let mut g = [0i8; 2];
+        gap_s8(&a, &mut g);
+        assert_eq!(g, [2, -2]);
+        let a = [127i8, -128, 127, -128, 127, -128];
+        gap_s8(&a, &mut g);
+        assert_eq!(g, [127, -128]);
+        assert_eq!(
+            gap_channel_fx(&[1, 0, 2, 0], 2, 0, -1),
+            (5 << MU_FRAC_BITS) / 2
+        );
+    }
+}
