@@ -208,10 +208,11 @@ fn c_and_cpp_programs_drive_the_ops_through_the_c_abi() {
         ),
     );
     assert_eq!(code, 0, "{err}");
+    let (p_dims, b_dims) = ([r as i32, c as i32], [r as i32]);
     let descs = [
         Some(TensorDesc::new(DType::Int8, &a_dims)),
-        Some(TensorDesc::new(DType::Int8, &[r as i32, c as i32])),
-        Some(TensorDesc::new(DType::Int32, &[r as i32])),
+        Some(TensorDesc::new(DType::Int8, &p_dims)),
+        Some(TensorDesc::new(DType::Int32, &b_dims)),
     ];
     let plan =
         project::prepare(&po, &descs, &[TensorDesc::new(DType::Int8, &[2, r as i32])]).unwrap();

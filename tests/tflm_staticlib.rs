@@ -57,6 +57,36 @@ fn image(lib: &Path, dir: &Path, tag: &str, defines: &[&str]) -> (u64, u64) {
     (nums[0], nums[1])
 }
 
+/// Per-op flash cost of one build of the library: (op, grown bytes, text, data).
+fn sizes(lib: &Path, tag: &str) -> BTreeMap<&'static str, (u64, u64, u64)> {
+    let dir = nested_target_dir().join("size").join(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = image(lib, &dir, "base", &[]);
+    let mut report = BTreeMap::new();
+    for (name, def) in [
+        ("SNAP_PROJECT", vec!["USE_PROJECT"]),
+        ("SNAP_SURPRISAL", vec!["USE_SURPRISAL"]),
+        ("SNAP_CALIBRATE", vec!["USE_CALIBRATE"]),
+        (
+            "all three",
+            vec!["USE_PROJECT", "USE_SURPRISAL", "USE_CALIBRATE"],
+        ),
+    ] {
+        let (text, data) = image(lib, &dir, &name.replace(' ', "_"), &def);
+        let grown = (text + data) - (base.0 + base.1);
+        assert!(
+            grown > 0,
+            "{name} adds no code: the registration was not linked"
+        );
+        report.insert(name, (grown, text - base.0, data - base.1));
+    }
+    eprintln!("thumbv7em-none-eabihf flash cost, {tag} (image growth over an empty main):");
+    for (name, (grown, text, data)) in &report {
+        eprintln!("  {name:<15} {grown:>6} bytes (.text {text}, .data {data})");
+    }
+    report
+}
+
 #[test]
 fn thumbv7em_staticlib_builds_links_and_reports_op_sizes() {
     let installed = Command::new("rustup")
@@ -69,49 +99,37 @@ fn thumbv7em_staticlib_builds_links_and_reports_op_sizes() {
         return;
     }
     // The CMSIS-NN variant must build too (it links only with the firmware's CMSIS-NN).
-    let nn = build_staticlib(Some(TARGET), &["cmsis-nn"]);
+    let nn = build_staticlib_profile(Some(TARGET), "firmware", &["cmsis-nn"]);
     let undefined = run(Command::new("nm").args(["-u"]).arg(&nn.path));
     assert!(
         undefined.contains("arm_fully_connected_s8"),
         "cmsis-nn build must call CMSIS-NN"
     );
-    // The default flavour last: both write the same file.
-    let lib = build_staticlib(Some(TARGET), &[]).path;
+    let stripped = build_staticlib_profile(Some(TARGET), "firmware", &["strip-error-strings"]);
+    let stripped = stripped.path;
+    let firmware = build_staticlib_profile(Some(TARGET), "firmware", &[]).path;
+    // What `cargo build -p snapuq-tflm --release --target thumbv7em-none-eabihf` produces.
+    let release = build_staticlib(Some(TARGET), &[]).path;
     if !require("arm-none-eabi-gcc") {
         return;
     }
-    let dir = nested_target_dir().join("size");
-    std::fs::create_dir_all(&dir).unwrap();
-    let base = image(&lib, &dir, "base", &[]);
-    let mut report = BTreeMap::new();
-    for (name, def) in [
-        ("SNAP_PROJECT", vec!["USE_PROJECT"]),
-        ("SNAP_SURPRISAL", vec!["USE_SURPRISAL"]),
-        ("SNAP_CALIBRATE", vec!["USE_CALIBRATE"]),
-        (
-            "all three",
-            vec!["USE_PROJECT", "USE_SURPRISAL", "USE_CALIBRATE"],
-        ),
-    ] {
-        let (text, data) = image(&lib, &dir, &name.replace(' ', "_"), &def);
-        let grown = (text + data) - (base.0 + base.1);
+    sizes(&release, "release profile");
+    let fw = sizes(&firmware, "firmware profile (opt-level s, fat LTO)");
+    let st = sizes(&stripped, "firmware profile + strip-error-strings");
+    for (name, (grown, _, _)) in &st {
         assert!(
-            grown > 0,
-            "{name} adds no code: the registration was not linked"
+            *grown <= fw[name].0,
+            "{name}: stripping messages must not grow the image"
         );
-        report.insert(name, (grown, text - base.0, data - base.1));
-    }
-    eprintln!(
-        "thumbv7em-none-eabihf flash cost (Cortex-M4F, -Os C side, release Rust, gc-sections):"
-    );
-    for (name, (grown, text, data)) in &report {
-        eprintln!("  {name:<15} {grown:>6} bytes (.text {text}, .data {data})");
     }
     // The DSP path is what the firmware runs.
-    let all = dir.join("all_three.elf");
+    let all = nested_target_dir()
+        .join("size")
+        .join("firmware profile (opt-level s, fat LTO)")
+        .join("all_three.elf");
     let dis = run(Command::new("arm-none-eabi-objdump").arg("-d").arg(&all));
     let smlad = dis.lines().filter(|l| l.contains("\tsmlad")).count();
-    eprintln!("  SMLAD instructions in the image: {smlad}");
+    eprintln!("  SMLAD instructions in the firmware image: {smlad}");
     assert!(
         smlad > 0,
         "the thumbv7em build must use the SMLAD dot product"
@@ -127,7 +145,7 @@ fn thumbv7em_staticlib_builds_links_and_reports_op_sizes() {
     {
         eprintln!("    {l}");
     }
-    let all_three = report["all three"].0;
+    let all_three = fw["all three"].0;
     assert!(
         all_three < 64 * 1024,
         "SNAP ops take {all_three} bytes of flash: too big for the small tier"

@@ -639,7 +639,11 @@ pub fn eval(
                 table.map_or(0.0, |t| isotonic_lookup(t, plan.table_len, psi))
             }
         };
-        let u = if u.is_nan() { 1.0 } else { u.clamp(0.0, 1.0) };
+        let u = if u.is_nan() {
+            1.0
+        } else {
+            crate::quant::clamp_f32(u, 0.0, 1.0)
+        };
         let flag = match (&opts.controller, state.as_deref_mut()) {
             (Some(p), Some(st)) => st.step(u, p),
             _ => u >= opts.tau,

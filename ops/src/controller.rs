@@ -55,7 +55,7 @@ impl ControllerState {
     /// Fresh state with τ_0 = `tau0` clamped to the bounds.
     pub fn new(tau0: f32, p: &ControllerParams) -> Self {
         ControllerState {
-            tau: tau0.clamp(p.tau_min, p.tau_max),
+            tau: crate::quant::clamp_f32(tau0, p.tau_min, p.tau_max),
             abar: 0.0,
             steps: 0,
         }
@@ -74,7 +74,7 @@ impl ControllerState {
         let next = self.tau + p.kappa * (self.abar - p.budget);
         // A NaN U/τ never reaches here from validated options, but keep τ finite regardless.
         self.tau = if next.is_finite() {
-            next.clamp(p.tau_min, p.tau_max)
+            crate::quant::clamp_f32(next, p.tau_min, p.tau_max)
         } else {
             p.tau_max
         };

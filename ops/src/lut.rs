@@ -23,8 +23,8 @@ pub const LUT_FRAC_RANGE: (u32, u32) = (4, 60);
 pub fn clamp_codes(ls_scale: f32, ls_zp: i32) -> (i32, i32) {
     let lo = libm::ceil(LOG_VAR_MIN as f64 / ls_scale as f64 + ls_zp as f64);
     let hi = libm::floor(LOG_VAR_MAX as f64 / ls_scale as f64 + ls_zp as f64);
-    let lo = lo.clamp(-128.0, 127.0) as i32;
-    let hi = hi.clamp(-128.0, 127.0) as i32;
+    let lo = crate::quant::clamp_f64(lo, -128.0, 127.0) as i32;
+    let hi = crate::quant::clamp_f64(hi, -128.0, 127.0) as i32;
     (lo, hi.max(lo))
 }
 
@@ -76,7 +76,7 @@ pub fn build(
     for (i, e) in out.iter_mut().enumerate() {
         let code = i as i32 - 128;
         let v = inv_sigma_real(code, ls_scale, ls_zp, ls_min, ls_max, a_scale, eps) * k;
-        *e = libm::round(v).clamp(0.0, i32::MAX as f64) as i32;
+        *e = crate::quant::clamp_f64(libm::round(v), 0.0, i32::MAX as f64) as i32;
     }
     out
 }

@@ -135,6 +135,22 @@ pub fn gap_channel_fx(sample: &[i8], channels: usize, ch: usize, zero_point: i32
     div_round_half_away(sum << MU_FRAC_BITS, n) as i32
 }
 
+/// `x` limited to `[lo, hi]` for f32. `f32::clamp` asserts `lo <= hi` with a message that
+/// formats both floats, which drags core's float formatting (~15 KB) into every firmware image
+/// even with `panic = "abort"`; `max`/`min` cannot panic and map NaN to `lo`.
+#[allow(clippy::manual_clamp)]
+#[inline]
+pub fn clamp_f32(x: f32, lo: f32, hi: f32) -> f32 {
+    x.max(lo).min(hi)
+}
+
+/// [`clamp_f32`] for f64.
+#[allow(clippy::manual_clamp)]
+#[inline]
+pub fn clamp_f64(x: f64, lo: f64, hi: f64) -> f64 {
+    x.max(lo).min(hi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,23 @@ pub struct StaticLib {
 /// Builds the release staticlib for `target` (None: the host). Panics with cargo's output on
 /// failure: the build itself is what these tests check.
 pub fn build_staticlib(target: Option<&str>, features: &[&str]) -> StaticLib {
-    let dir = nested_target_dir();
+    build_staticlib_profile(target, "release", features)
+}
+
+/// As [`build_staticlib`] with a cargo profile (`release` or `firmware`).
+pub fn build_staticlib_profile(
+    target: Option<&str>,
+    profile: &str,
+    features: &[&str],
+) -> StaticLib {
+    // One target dir per feature set: cargo does not re-copy a fresh artifact over one built
+    // with other features, so a shared dir could hand back the wrong flavour.
+    let flavour = if features.is_empty() {
+        "default".to_string()
+    } else {
+        features.join("+")
+    };
+    let dir = nested_target_dir().join(flavour);
     let mut cmd = Command::new(cargo());
     cmd.current_dir(repo())
         .env("CARGO_TARGET_DIR", &dir)
@@ -64,9 +80,13 @@ pub fn build_staticlib(target: Option<&str>, features: &[&str]) -> StaticLib {
     if let Some(t) = target {
         path.push(t);
     }
-    path.push("release");
+    path.push(profile);
     path.push("libsnapuq_tflm.a");
-    assert!(path.is_file(), "{} was not produced", path.display());
+    assert!(
+        path.is_file(),
+        "{} was not produced; cargo said:\n{stderr}",
+        path.display()
+    );
     StaticLib { path, native_libs }
 }
 

@@ -65,7 +65,7 @@ pub fn project(
             &mut [],
             &mut z[n * r..(n + 1) * r],
         )
-        .map_err(|e| Problem::CmsisNn(e))?;
+        .map_err(Problem::CmsisNn)?;
     }
     Ok(())
 }

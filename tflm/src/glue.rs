@@ -24,7 +24,11 @@ pub struct NodeTensors<'a> {
 impl<'a> NodeTensors<'a> {
     /// Descriptors for the ops crate's `prepare` (absent optional inputs are `None`).
     pub fn input_descs(&self) -> [Option<TensorDesc<'a>>; MAX_IO] {
-        self.inputs.map(|t| t.map(desc))
+        let mut out = [None; MAX_IO];
+        for (o, t) in out.iter_mut().zip(&self.inputs[..self.n_inputs]) {
+            *o = t.map(desc);
+        }
+        out
     }
 
     /// Output `i` as bytes when its type is one of `types` (1-byte types only).
@@ -45,14 +49,19 @@ impl<'a> NodeTensors<'a> {
             });
         }
         let mut view = *self;
-        view.outputs[i] = Some(t.retyped(K_TF_LITE_UINT8 as i32));
+        view.outputs[i] = Some(t.retyped(K_TF_LITE_UINT8));
         view.output::<u8>(i)
     }
 
     /// Descriptors of the outputs (all present: checked by [`gather`]).
     pub fn output_descs(&self) -> [TensorDesc<'a>; MAX_IO] {
-        self.outputs
-            .map(|t| t.map(desc).unwrap_or(TensorDesc::new(DType::Other(0), &[])))
+        let mut out = [TensorDesc::new(DType::Other(0), &[]); MAX_IO];
+        for (o, t) in out.iter_mut().zip(&self.outputs[..self.n_outputs]) {
+            if let Some(t) = t {
+                *o = desc(*t);
+            }
+        }
+        out
     }
 
     /// Input `i` as `&[T]`, or an error naming the input.
@@ -125,9 +134,9 @@ impl<'a> NodeTensors<'a> {
 /// Bytes per element of the types the ops use (others count as 1: they fail type checks).
 fn dtype_bytes(code: i32) -> usize {
     match code {
-        c if c == K_TF_LITE_INT32 as i32 || c == K_TF_LITE_FLOAT32 as i32 => 4,
-        c if c == K_TF_LITE_INT16 as i32 => 2,
-        c if c == K_TF_LITE_INT64 as i32 => 8,
+        c if c == K_TF_LITE_INT32 || c == K_TF_LITE_FLOAT32 => 4,
+        c if c == K_TF_LITE_INT16 => 2,
+        c if c == K_TF_LITE_INT64 => 8,
         _ => 1,
     }
 }
@@ -270,6 +279,14 @@ pub trait SnapOp: Sized {
     ) -> Result<(), Failure>;
 }
 
+#[cfg(feature = "strip-error-strings")]
+fn report<O: SnapOp>(ctx: &Ctx, _failure: Failure) {
+    // Like TFLM's TF_LITE_STRIP_ERROR_STRINGS: no formatting code in the image, only which op
+    // failed (run the host harness or the converter's checker for the full message).
+    ctx.report_static(O::NAME);
+}
+
+#[cfg(not(feature = "strip-error-strings"))]
 fn report<O: SnapOp>(ctx: &Ctx, failure: Failure) {
     let name = O::NAME.to_str().unwrap_or("SNAP op");
     match failure {
@@ -346,7 +363,7 @@ pub unsafe extern "C" fn init<O: SnapOp>(
     } else {
         // SAFETY: the runtime passes the op's custom options: `length` readable bytes that
         // live as long as the model.
-        unsafe { core::slice::from_raw_parts(buffer as *const u8, length) }
+        unsafe { core::slice::from_raw_parts(buffer.cast::<u8>(), length) }
     };
     let opts = match O::parse(options) {
         Ok(o) => o,

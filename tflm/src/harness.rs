@@ -352,7 +352,7 @@ impl Harness {
                     data: t.data.as_mut_ptr() as *mut c_void,
                 },
                 dims: t.dims.as_mut_ptr() as *mut TfLiteIntArray,
-                type_: t.dtype as TfLiteType,
+                type_: to_c_enum(t.dtype),
             })
             .collect();
     }
@@ -414,11 +414,11 @@ impl Harness {
         let node: *mut TfLiteNode = &mut slot.node;
         let status = match f {
             // SAFETY: kernel callback with a live context and node, as the interpreter calls it.
-            Some(f) => (unsafe { f(context, node) }) as i32,
-            None => K_TF_LITE_OK as i32,
+            Some(f) => status_code(unsafe { f(context, node) }),
+            None => status_code(K_TF_LITE_OK),
         };
         self.inner.stage = Stage::Idle;
-        if status == K_TF_LITE_OK as i32 {
+        if status == status_code(K_TF_LITE_OK) {
             Ok(())
         } else {
             Err(Failure {

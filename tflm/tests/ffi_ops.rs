@@ -39,7 +39,7 @@ fn data_i8(seed: u32, n: usize) -> Vec<i8> {
 fn expect_error(r: Result<(), Failure>, stage: Stage, needles: &[&str]) -> String {
     let f = r.expect_err("the node must fail");
     assert_eq!(f.stage, stage, "failed in the wrong stage: {}", f.text());
-    assert_eq!(f.status, K_TF_LITE_ERROR as i32);
+    assert_eq!(f.status, status_code(K_TF_LITE_ERROR));
     let text = f.text();
     eprintln!("{stage:?}: {text}");
     for n in needles {
@@ -370,7 +370,9 @@ fn project_mismatched_shapes() {
     let case = project_case();
     let opts = case.opts.to_flexbuffer();
     let o = &case.opts;
-    let cases: [(&[i32], &[i32], &[i32], &str); 4] = [
+    // (a dims, P dims, z dims, the port the message must name)
+    type ShapeCase<'a> = (&'a [i32], &'a [i32], &'a [i32], &'a str);
+    let cases: [ShapeCase; 4] = [
         (&[2, 4, 4, 15], &[8, 16], &[2, 8], "input 0"),
         (&[2, 4, 4, 16], &[8, 15], &[2, 8], "input 1"),
         (&[2, 4, 4, 16], &[8, 16], &[1, 8], "output 0"),

@@ -9,12 +9,14 @@
 pub mod alloc_guard;
 pub mod console;
 pub mod meter;
+pub mod once;
 pub mod stack;
 
 pub use alloc_guard::RefuseAlloc;
 pub use console::exit;
 pub use cortex_m_semihosting::{hprint, hprintln};
 pub use meter::{Meter, MeterError, Stamp, Unit};
+pub use once::{Aligned, TakeOnce};
 
 /// Datasheet facts about one MCU tier, printed by the firmware so every log says what it ran on.
 #[derive(Debug, Clone, Copy)]

@@ -3,6 +3,12 @@
 use crate::{ExecError, Interpreter, OpResolver, Options};
 use rayon::prelude::*;
 
+/// Batch runs are host-side: trade arena for speed.
+const HOST_OPTIONS: Options = Options {
+    preserve_all: false,
+    widen_filters: true,
+};
+
 /// What one sample produced.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SampleResult {
@@ -21,15 +27,17 @@ pub fn run_batch<S: AsRef<[u8]> + Sync>(
     samples: &[S],
     taps: &[usize],
 ) -> Result<Vec<SampleResult>, ExecError> {
-    let need = crate::interpreter::arena_bytes_needed(model, resolver, Options::default())?;
+    let need = crate::interpreter::arena_bytes_needed(model, resolver, HOST_OPTIONS)?;
     let threads = rayon::current_num_threads().max(1);
     let chunk = samples.len().div_ceil(threads * 4).max(1);
     let parts: Vec<Result<Vec<SampleResult>, ExecError>> = samples
         .par_chunks(chunk)
         .map(|part| {
             let mut arena = vec![0u8; need];
-            let mut it: Interpreter = Interpreter::new(model, &mut arena, resolver, Options::default())?;
-            part.iter().map(|s| run_one(&mut it, s.as_ref(), taps)).collect()
+            let mut it: Interpreter = Interpreter::new(model, &mut arena, resolver, HOST_OPTIONS)?;
+            part.iter()
+                .map(|s| run_one(&mut it, s.as_ref(), taps))
+                .collect()
         })
         .collect();
     let mut out = Vec::with_capacity(samples.len());
@@ -40,7 +48,11 @@ pub fn run_batch<S: AsRef<[u8]> + Sync>(
 }
 
 /// Runs one sample in an existing interpreter (inputs filled from `sample`, see [`run_batch`]).
-pub fn run_one(it: &mut Interpreter<'_, '_, '_>, sample: &[u8], taps: &[usize]) -> Result<SampleResult, ExecError> {
+pub fn run_one(
+    it: &mut Interpreter<'_, '_, '_>,
+    sample: &[u8],
+    taps: &[usize],
+) -> Result<SampleResult, ExecError> {
     let mut off = 0;
     for k in 0..it.input_count() {
         let dst = it.input_bytes_mut(k)?;
@@ -70,7 +82,9 @@ pub fn run_one(it: &mut Interpreter<'_, '_, '_>, sample: &[u8], taps: &[usize]) 
             None => it
                 .tensor(want)
                 .map(|t| t.data.to_vec())
-                .ok_or(ExecError::new(crate::ErrorKind::TensorIndexOutOfRange(want as i32)))?,
+                .ok_or(ExecError::new(crate::ErrorKind::TensorIndexOutOfRange(
+                    want as i32,
+                )))?,
         };
         result.taps.push(data);
     }

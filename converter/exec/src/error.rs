@@ -21,7 +21,10 @@ impl Name {
         }
         let mut bytes = [0u8; NAME_CAP];
         bytes[..end].copy_from_slice(&s.as_bytes()[..end]);
-        Name { bytes, len: end as u8 }
+        Name {
+            bytes,
+            len: end as u8,
+        }
     }
 
     /// The stored text.
@@ -81,8 +84,6 @@ pub enum ErrorKind {
     NoSuchIO(usize),
     /// A custom kernel reported a failure with this message.
     Custom(&'static str),
-    /// Only the first subgraph runs; control flow ops would need more.
-    MultipleSubgraphs,
 }
 
 /// An executor error: the kind plus the operator and tensor it concerns, when known.
@@ -96,7 +97,11 @@ pub struct ExecError {
 impl ExecError {
     /// An error not tied to an op or tensor.
     pub const fn new(kind: ErrorKind) -> Self {
-        ExecError { kind, op: None, tensor: None }
+        ExecError {
+            kind,
+            op: None,
+            tensor: None,
+        }
     }
 
     /// The same error attributed to operator `op` (if not already attributed).
@@ -148,7 +153,6 @@ impl fmt::Display for ExecError {
             ErrorKind::Misaligned => write!(f, "arena cannot be aligned to 16 bytes"),
             ErrorKind::NoSuchIO(i) => write!(f, "the model has no input/output {i}"),
             ErrorKind::Custom(m) => write!(f, "{m}"),
-            ErrorKind::MultipleSubgraphs => write!(f, "models with more than one subgraph are not supported"),
         }
     }
 }

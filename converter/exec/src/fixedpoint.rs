@@ -120,10 +120,8 @@ pub fn logistic(a: i32, integer_bits: i32) -> i32 {
         return 1 << 30;
     }
     let abs = if a > 0 { a } else { a.wrapping_neg() };
-    let positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(
-        abs.wrapping_neg(),
-        integer_bits,
-    ));
+    let positive =
+        one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(abs.wrapping_neg(), integer_bits));
     if a > 0 {
         positive
     } else {

@@ -7,7 +7,10 @@
 //! Constant tensors are read in place from the model bytes. Metadata lives in fixed-capacity
 //! arrays sized by the const generics, so nothing is allocated.
 use crate::error::{ErrorKind, ExecError, Name};
-use crate::kernels::{self, add, broadcast::Broadcast, conv, depthwise, fully_connected, mean, mul, pad, pooling, quantize, softmax};
+use crate::kernels::{
+    self, add, broadcast::Broadcast, conv, depthwise, fully_connected, mean, mul, pad, pooling,
+    quantize, softmax,
+};
 use crate::plan::{self, Request, ALIGN};
 use crate::quant::{activation_range_i8, compute_out_size, compute_padding, Activation};
 use crate::resolver::{EvalContext, OpResolver, PrepareContext, MAX_NODE_IO};
@@ -26,11 +29,14 @@ pub struct Options {
     /// Keep every tensor alive until the end (TFLM's kPreserveAllTensors), so all intermediates
     /// can be read after `invoke`. Costs arena.
     pub preserve_all: bool,
+    /// Keep an i16 copy of every CONV_2D filter in the persistent arena (2 bytes per weight) so
+    /// the hot loop skips widening: faster on hosts, usually not worth the RAM on an MCU.
+    pub widen_filters: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Kernel {
-    Conv(conv::ConvParams),
+    Conv(conv::ConvParams, bool),
     Depthwise(depthwise::DepthwiseParams),
     FullyConnected(fully_connected::FullyConnectedParams),
     AvgPool(pooling::PoolParams),
@@ -41,14 +47,30 @@ enum Kernel {
     Pad(pad::PadParams),
     Copy,
     Softmax(softmax::SoftmaxParams),
-    Concat { outer: usize, axis_bytes: [usize; MAX_NODE_IO], n: usize },
-    QuantizeF32 { scale: f32, zero_point: i32 },
+    Concat {
+        outer: usize,
+        axis_bytes: [usize; MAX_NODE_IO],
+        n: usize,
+    },
+    QuantizeF32 {
+        scale: f32,
+        zero_point: i32,
+    },
     Requantize(quantize::RequantizeParams),
-    Dequantize { scale: f32, zero_point: i32 },
+    Dequantize {
+        scale: f32,
+        zero_point: i32,
+    },
     Relu(crate::kernels::activations::ReluParams),
-    Relu6 { lower: i8, upper: i8 },
+    Relu6 {
+        lower: i8,
+        upper: i8,
+    },
     Logistic(crate::kernels::logistic::LogisticParams),
-    Custom { slot: usize, persistent_bytes: usize },
+    Custom {
+        slot: usize,
+        persistent_bytes: usize,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -74,11 +96,18 @@ struct Prepared<'m, 'r, const T: usize, const N: usize> {
     num_outputs: usize,
     activation_bytes: usize,
     persistent_words: usize,
+    options: Options,
 }
 
 /// An int8 TFLite interpreter over one caller-provided arena. `T` and `N` bound the number of
 /// tensors and operators of subgraph 0.
-pub struct Interpreter<'m, 'a, 'r, const T: usize = DEFAULT_MAX_TENSORS, const N: usize = DEFAULT_MAX_OPS> {
+pub struct Interpreter<
+    'm,
+    'a,
+    'r,
+    const T: usize = DEFAULT_MAX_TENSORS,
+    const N: usize = DEFAULT_MAX_OPS,
+> {
     p: Prepared<'m, 'r, T, N>,
     act: &'a mut [u8],
     persistent: &'a mut [i32],
@@ -94,7 +123,9 @@ fn activation(code: tflite::ActivationFunctionType) -> Result<Activation, ExecEr
         1 => Ok(Activation::Relu),
         2 => Ok(Activation::ReluN1To1),
         3 => Ok(Activation::Relu6),
-        _ => Err(err(ErrorKind::BadOption("fused activation (only NONE, RELU, RELU_N1_TO_1, RELU6 for int8)"))),
+        _ => Err(err(ErrorKind::BadOption(
+            "fused activation (only NONE, RELU, RELU_N1_TO_1, RELU6 for int8)",
+        ))),
     }
 }
 
@@ -123,7 +154,11 @@ fn const_slice(bytes: &[u8], loc: Location) -> Option<&[u8]> {
 }
 
 impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
-    fn load(bytes: &'m [u8], resolver: &OpResolver<'r>, options: Options) -> Result<Self, ExecError> {
+    fn load(
+        bytes: &'m [u8],
+        resolver: &OpResolver<'r>,
+        options: Options,
+    ) -> Result<Self, ExecError> {
         if bytes.len() >= 8 && !tflite::model_buffer_has_identifier(bytes) {
             return Err(err(ErrorKind::WrongIdentifier));
         }
@@ -146,6 +181,7 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
             num_outputs: 0,
             activation_bytes: 0,
             persistent_words: 0,
+            options,
         };
         p.read_tensors(&model)?;
         p.read_io()?;
@@ -155,15 +191,23 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
     }
 
     fn read_tensors(&mut self, model: &tflite::Model<'m>) -> Result<(), ExecError> {
-        let tensors = self.subgraph.tensors().ok_or(err(ErrorKind::MissingField("subgraph tensors")))?;
+        let tensors = self
+            .subgraph
+            .tensors()
+            .ok_or(err(ErrorKind::MissingField("subgraph tensors")))?;
         if tensors.len() > T {
             return Err(err(ErrorKind::Capacity("tensors")));
         }
         let buffers = model.buffers();
         for (i, t) in tensors.iter().enumerate() {
             let at = |e: ExecError| e.at_tensor(i);
-            let shape = Shape::from_i32(t.shape().map(|s| s.iter().collect::<ShapeIter>()).unwrap_or_default().iter())
-                .ok_or_else(|| at(err(ErrorKind::ShapeMismatch)))?;
+            let shape = Shape::from_i32(
+                t.shape()
+                    .map(|s| s.iter().collect::<ShapeIter>())
+                    .unwrap_or_default()
+                    .iter(),
+            )
+            .ok_or_else(|| at(err(ErrorKind::ShapeMismatch)))?;
             let dtype = DType::from_code(t.type_().0);
             let mut quant = Quant::default();
             if let Some(q) = t.quantization() {
@@ -175,13 +219,17 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 }
                 if let Some(z) = q.zero_point() {
                     if !z.is_empty() {
-                        quant.zero_point = i32::try_from(z.get(0)).map_err(|_| at(err(ErrorKind::BadQuantization)))?;
+                        quant.zero_point = i32::try_from(z.get(0))
+                            .map_err(|_| at(err(ErrorKind::BadQuantization)))?;
                     }
                 }
                 quant.quantized_dimension = q.quantized_dimension();
             }
             let bytes_len = match dtype.size() {
-                Some(sz) => shape.num_elements().checked_mul(sz).ok_or_else(|| at(err(ErrorKind::BadTensorSize)))?,
+                Some(sz) => shape
+                    .num_elements()
+                    .checked_mul(sz)
+                    .ok_or_else(|| at(err(ErrorKind::BadTensorSize)))?,
                 None => 0,
             };
             let mut location = Location::None;
@@ -192,10 +240,15 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     .ok_or_else(|| at(err(ErrorKind::BufferOutOfRange)))?;
                 if let Some(d) = buf.data().filter(|d| !d.is_empty()) {
                     let start = d.bytes().as_ptr() as usize - self.bytes.as_ptr() as usize;
-                    location = Location::Const { start, len: d.len() };
+                    location = Location::Const {
+                        start,
+                        len: d.len(),
+                    };
                 } else if buf.offset() > 1 {
-                    let start = usize::try_from(buf.offset()).map_err(|_| at(err(ErrorKind::BufferOutOfRange)))?;
-                    let len = usize::try_from(buf.size()).map_err(|_| at(err(ErrorKind::BufferOutOfRange)))?;
+                    let start = usize::try_from(buf.offset())
+                        .map_err(|_| at(err(ErrorKind::BufferOutOfRange)))?;
+                    let len = usize::try_from(buf.size())
+                        .map_err(|_| at(err(ErrorKind::BufferOutOfRange)))?;
                     if start.checked_add(len).is_none_or(|e| e > self.bytes.len()) {
                         return Err(at(err(ErrorKind::BufferOutOfRange)));
                     }
@@ -207,15 +260,27 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     return Err(at(err(ErrorKind::BadTensorSize)));
                 }
             }
-            self.tensors[i] = TensorInfo { shape, dtype, quant, bytes: bytes_len, location };
+            self.tensors[i] = TensorInfo {
+                shape,
+                dtype,
+                quant,
+                bytes: bytes_len,
+                location,
+            };
         }
         self.num_tensors = tensors.len();
         Ok(())
     }
 
     fn read_io(&mut self) -> Result<(), ExecError> {
-        let ins = self.subgraph.inputs().ok_or(err(ErrorKind::MissingField("subgraph inputs")))?;
-        let outs = self.subgraph.outputs().ok_or(err(ErrorKind::MissingField("subgraph outputs")))?;
+        let ins = self
+            .subgraph
+            .inputs()
+            .ok_or(err(ErrorKind::MissingField("subgraph inputs")))?;
+        let outs = self
+            .subgraph
+            .outputs()
+            .ok_or(err(ErrorKind::MissingField("subgraph outputs")))?;
         if ins.len() > MAX_NODE_IO || outs.len() > MAX_NODE_IO {
             return Err(err(ErrorKind::Capacity("subgraph inputs/outputs")));
         }
@@ -249,7 +314,11 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         let mut words = 0usize;
         for (k, op) in ops.iter().enumerate() {
             let (kernel, w) = self.prepare_op(k, op, codes).map_err(|e| e.at_op(k))?;
-            self.nodes[k] = Some(Node { op, kernel, words: (words, w) });
+            self.nodes[k] = Some(Node {
+                op,
+                kernel,
+                words: (words, w),
+            });
             words += w;
         }
         self.num_nodes = ops.len();
@@ -258,7 +327,11 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
     }
 
     /// Tensor index of input `k` of `op` (`None` for an absent optional input).
-    fn op_tensor(&self, list: Option<flatbuffers::Vector<'m, i32>>, k: usize) -> Result<Option<usize>, ExecError> {
+    fn op_tensor(
+        &self,
+        list: Option<flatbuffers::Vector<'m, i32>>,
+        k: usize,
+    ) -> Result<Option<usize>, ExecError> {
         let list = list.ok_or(err(ErrorKind::WrongArity))?;
         if k >= list.len() {
             return Ok(None);
@@ -270,43 +343,62 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         self.check_index(i).map(Some)
     }
 
-    fn need(&self, list: Option<flatbuffers::Vector<'m, i32>>, k: usize) -> Result<(usize, TensorInfo), ExecError> {
+    fn need(
+        &self,
+        list: Option<flatbuffers::Vector<'m, i32>>,
+        k: usize,
+    ) -> Result<(usize, TensorInfo), ExecError> {
         let i = self.op_tensor(list, k)?.ok_or(err(ErrorKind::WrongArity))?;
         Ok((i, self.tensors[i]))
     }
 
-    fn need_i8(&self, list: Option<flatbuffers::Vector<'m, i32>>, k: usize) -> Result<(usize, TensorInfo), ExecError> {
+    fn need_i8(
+        &self,
+        list: Option<flatbuffers::Vector<'m, i32>>,
+        k: usize,
+    ) -> Result<(usize, TensorInfo), ExecError> {
         let (i, t) = self.need(list, k)?;
         if t.dtype != DType::Int8 {
             return Err(err(ErrorKind::UnsupportedType(t.dtype.code())).at_tensor(i));
         }
-        if !(t.quant.scale > 0.0) {
+        if t.quant.scale.is_nan() || t.quant.scale <= 0.0 {
             return Err(err(ErrorKind::BadQuantization).at_tensor(i));
         }
         Ok((i, t))
     }
 
-    fn need_const(&self, list: Option<flatbuffers::Vector<'m, i32>>, k: usize) -> Result<(usize, TensorInfo, &'m [u8]), ExecError> {
+    fn need_const(
+        &self,
+        list: Option<flatbuffers::Vector<'m, i32>>,
+        k: usize,
+    ) -> Result<(usize, TensorInfo, &'m [u8]), ExecError> {
         let (i, t) = self.need(list, k)?;
-        let d = const_slice(self.bytes, t.location).ok_or(err(ErrorKind::NotConstant).at_tensor(i))?;
+        let d =
+            const_slice(self.bytes, t.location).ok_or(err(ErrorKind::NotConstant).at_tensor(i))?;
         Ok((i, t, d))
     }
 
     fn const_i32s<'x>(&self, data: &'x [u8]) -> impl Iterator<Item = i32> + 'x {
-        data.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        data.chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     fn prepare_op(
         &self,
         k: usize,
         op: tflite::Operator<'m>,
-        codes: Option<flatbuffers::Vector<'m, flatbuffers::ForwardsUOffset<tflite::OperatorCode<'m>>>>,
+        codes: Option<
+            flatbuffers::Vector<'m, flatbuffers::ForwardsUOffset<tflite::OperatorCode<'m>>>,
+        >,
     ) -> Result<(Kernel, usize), ExecError> {
         let idx = op.opcode_index();
         let code = codes
             .and_then(|c| ((idx as usize) < c.len()).then(|| c.get(idx as usize)))
             .ok_or(err(ErrorKind::OpcodeIndexOutOfRange(idx)))?;
-        let builtin = code.builtin_code().0.max(i32::from(code.deprecated_builtin_code()));
+        let builtin = code
+            .builtin_code()
+            .0
+            .max(i32::from(code.deprecated_builtin_code()));
         let ins = op.inputs();
         let outs = op.outputs();
         let n_outs = outs.map(|o| o.len()).unwrap_or(0);
@@ -316,7 +408,9 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         for j in 0..n_outs {
             let (o, t) = self.need(outs, j)?;
             if matches!(t.location, Location::Const { .. }) {
-                return Err(err(ErrorKind::BadOption("an op output is a constant tensor")).at_tensor(o));
+                return Err(
+                    err(ErrorKind::BadOption("an op output is a constant tensor")).at_tensor(o),
+                );
             }
             if t.dtype.size().is_none() {
                 return Err(err(ErrorKind::UnsupportedType(t.dtype.code())).at_tensor(o));
@@ -327,7 +421,9 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         let opts_missing = || err(ErrorKind::MissingField("the op's builtin options"));
         let kernel = match bop {
             B::CONV_2D => {
-                let o = op.builtin_options_as_conv_2_doptions().ok_or_else(opts_missing)?;
+                let o = op
+                    .builtin_options_as_conv_2_doptions()
+                    .ok_or_else(opts_missing)?;
                 let (_, x) = self.need_i8(ins, 0)?;
                 let (fi, f, _) = self.need_const(ins, 1)?;
                 let (_, y) = self.need_i8(outs, 0)?;
@@ -341,14 +437,28 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 let out_c = fs.dim(0);
                 self.check_bias(ins, 2, out_c)?;
                 self.check_channel_scales(fi, &f, out_c)?;
-                let (sh, sw) = (positive(o.stride_h(), "stride_h")?, positive(o.stride_w(), "stride_w")?);
-                let (dh, dw) = (positive(o.dilation_h_factor(), "dilation_h")?, positive(o.dilation_w_factor(), "dilation_w")?);
+                let (sh, sw) = (
+                    positive(o.stride_h(), "stride_h")?,
+                    positive(o.stride_w(), "stride_w")?,
+                );
+                let (dh, dw) = (
+                    positive(o.dilation_h_factor(), "dilation_h")?,
+                    positive(o.dilation_w_factor(), "dilation_w")?,
+                );
                 let same = is_same_padding(o.padding())?;
                 let geo = self.window(&xs, &ys, fs.dim(1), fs.dim(2), sh, sw, dh, dw, same)?;
-                if ys.dim(3) != out_c || ys.dim(0) != xs.dim(0) || fs.dim(3) == 0 || xs.dim(3) % fs.dim(3) != 0 {
+                if ys.dim(3) != out_c
+                    || ys.dim(0) != xs.dim(0)
+                    || fs.dim(3) == 0
+                    || xs.dim(3) % fs.dim(3) != 0
+                {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
-                let (act_min, act_max) = activation_range_i8(activation(o.fused_activation_function())?, y.quant.scale, y.quant.zero_point);
+                let (act_min, act_max) = activation_range_i8(
+                    activation(o.fused_activation_function())?,
+                    y.quant.scale,
+                    y.quant.zero_point,
+                );
                 let p = conv::ConvParams {
                     batches: xs.dim(0),
                     in_h: xs.dim(1),
@@ -374,10 +484,21 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 if out_c % (p.in_c / p.filter_in_c).max(1) != 0 {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
-                return Ok((Kernel::Conv(p), kernels::per_channel_words(out_c)));
+                let widen = self.options.widen_filters && p.filter_in_c == p.in_c;
+                let extra = if widen {
+                    (out_c * p.k_h * p.k_w * p.filter_in_c).div_ceil(2)
+                } else {
+                    0
+                };
+                return Ok((
+                    Kernel::Conv(p, widen),
+                    kernels::per_channel_words(out_c) + extra,
+                ));
             }
             B::DEPTHWISE_CONV_2D => {
-                let o = op.builtin_options_as_depthwise_conv_2_doptions().ok_or_else(opts_missing)?;
+                let o = op
+                    .builtin_options_as_depthwise_conv_2_doptions()
+                    .ok_or_else(opts_missing)?;
                 let (_, x) = self.need_i8(ins, 0)?;
                 let (fi, f, _) = self.need_const(ins, 1)?;
                 let (_, y) = self.need_i8(outs, 0)?;
@@ -389,16 +510,30 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
                 let out_c = fs.dim(3);
-                if xs.dim(3) == 0 || out_c % xs.dim(3) != 0 || ys.dim(3) != out_c || ys.dim(0) != xs.dim(0) {
+                if xs.dim(3) == 0
+                    || out_c % xs.dim(3) != 0
+                    || ys.dim(3) != out_c
+                    || ys.dim(0) != xs.dim(0)
+                {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
                 self.check_bias(ins, 2, out_c)?;
                 self.check_channel_scales(fi, &f, out_c)?;
-                let (sh, sw) = (positive(o.stride_h(), "stride_h")?, positive(o.stride_w(), "stride_w")?);
-                let (dh, dw) = (positive(o.dilation_h_factor(), "dilation_h")?, positive(o.dilation_w_factor(), "dilation_w")?);
+                let (sh, sw) = (
+                    positive(o.stride_h(), "stride_h")?,
+                    positive(o.stride_w(), "stride_w")?,
+                );
+                let (dh, dw) = (
+                    positive(o.dilation_h_factor(), "dilation_h")?,
+                    positive(o.dilation_w_factor(), "dilation_w")?,
+                );
                 let same = is_same_padding(o.padding())?;
                 let geo = self.window(&xs, &ys, fs.dim(1), fs.dim(2), sh, sw, dh, dw, same)?;
-                let (act_min, act_max) = activation_range_i8(activation(o.fused_activation_function())?, y.quant.scale, y.quant.zero_point);
+                let (act_min, act_max) = activation_range_i8(
+                    activation(o.fused_activation_function())?,
+                    y.quant.scale,
+                    y.quant.zero_point,
+                );
                 let p = depthwise::DepthwiseParams {
                     batches: xs.dim(0),
                     in_h: xs.dim(1),
@@ -423,7 +558,9 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 return Ok((Kernel::Depthwise(p), kernels::per_channel_words(out_c)));
             }
             B::FULLY_CONNECTED => {
-                let o = op.builtin_options_as_fully_connected_options().ok_or_else(opts_missing)?;
+                let o = op
+                    .builtin_options_as_fully_connected_options()
+                    .ok_or_else(opts_missing)?;
                 let (_, x) = self.need_i8(ins, 0)?;
                 let (fi, f, _) = self.need_const(ins, 1)?;
                 let (_, y) = self.need_i8(outs, 0)?;
@@ -443,7 +580,11 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 }
                 self.check_bias(ins, 2, units)?;
                 self.check_channel_scales(fi, &f, units)?;
-                let (act_min, act_max) = activation_range_i8(activation(o.fused_activation_function())?, y.quant.scale, y.quant.zero_point);
+                let (act_min, act_max) = activation_range_i8(
+                    activation(o.fused_activation_function())?,
+                    y.quant.scale,
+                    y.quant.zero_point,
+                );
                 let p = fully_connected::FullyConnectedParams {
                     batches,
                     depth,
@@ -457,18 +598,34 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 return Ok((Kernel::FullyConnected(p), kernels::per_channel_words(units)));
             }
             B::AVERAGE_POOL_2D | B::MAX_POOL_2D => {
-                let o = op.builtin_options_as_pool_2_doptions().ok_or_else(opts_missing)?;
+                let o = op
+                    .builtin_options_as_pool_2_doptions()
+                    .ok_or_else(opts_missing)?;
                 let (_, x) = self.need_i8(ins, 0)?;
                 let (_, y) = self.need_i8(outs, 0)?;
                 let (xs, ys) = (x.shape, y.shape);
-                if xs.rank() != 4 || ys.rank() != 4 || xs.dim(0) != ys.dim(0) || xs.dim(3) != ys.dim(3) {
+                if xs.rank() != 4
+                    || ys.rank() != 4
+                    || xs.dim(0) != ys.dim(0)
+                    || xs.dim(3) != ys.dim(3)
+                {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
-                let (sh, sw) = (positive(o.stride_h(), "stride_h")?, positive(o.stride_w(), "stride_w")?);
-                let (fh, fw) = (positive(o.filter_height(), "filter_height")?, positive(o.filter_width(), "filter_width")?);
+                let (sh, sw) = (
+                    positive(o.stride_h(), "stride_h")?,
+                    positive(o.stride_w(), "stride_w")?,
+                );
+                let (fh, fw) = (
+                    positive(o.filter_height(), "filter_height")?,
+                    positive(o.filter_width(), "filter_width")?,
+                );
                 let same = is_same_padding(o.padding())?;
                 let geo = self.window(&xs, &ys, fh, fw, sh, sw, 1, 1, same)?;
-                let (act_min, act_max) = activation_range_i8(activation(o.fused_activation_function())?, y.quant.scale, y.quant.zero_point);
+                let (act_min, act_max) = activation_range_i8(
+                    activation(o.fused_activation_function())?,
+                    y.quant.scale,
+                    y.quant.zero_point,
+                );
                 let p = pooling::PoolParams {
                     batches: xs.dim(0),
                     in_h: xs.dim(1),
@@ -496,9 +653,17 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 let (_, b) = self.need_i8(ins, 1)?;
                 let (_, y) = self.need_i8(outs, 0)?;
                 let act = if bop == B::ADD {
-                    activation(op.builtin_options_as_add_options().map(|o| o.fused_activation_function()).unwrap_or_default())?
+                    activation(
+                        op.builtin_options_as_add_options()
+                            .map(|o| o.fused_activation_function())
+                            .unwrap_or_default(),
+                    )?
                 } else {
-                    activation(op.builtin_options_as_mul_options().map(|o| o.fused_activation_function()).unwrap_or_default())?
+                    activation(
+                        op.builtin_options_as_mul_options()
+                            .map(|o| o.fused_activation_function())
+                            .unwrap_or_default(),
+                    )?
                 };
                 let bc = if a.shape == b.shape {
                     if y.shape.num_elements() != a.shape.num_elements() {
@@ -506,7 +671,8 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     }
                     None
                 } else {
-                    let bc = Broadcast::new(&a.shape, &b.shape).ok_or(err(ErrorKind::ShapeMismatch))?;
+                    let bc =
+                        Broadcast::new(&a.shape, &b.shape).ok_or(err(ErrorKind::ShapeMismatch))?;
                     if bc.out != y.shape.extended::<MAX_DIMS>() {
                         return Err(err(ErrorKind::ShapeMismatch));
                     }
@@ -514,9 +680,31 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 };
                 let (q1, q2, qo) = (a.quant, b.quant, y.quant);
                 if bop == B::ADD {
-                    Kernel::Add(add::prepare(q1.scale, q1.zero_point, q2.scale, q2.zero_point, qo.scale, qo.zero_point, act), bc)
+                    Kernel::Add(
+                        add::prepare(
+                            q1.scale,
+                            q1.zero_point,
+                            q2.scale,
+                            q2.zero_point,
+                            qo.scale,
+                            qo.zero_point,
+                            act,
+                        ),
+                        bc,
+                    )
                 } else {
-                    Kernel::Mul(mul::prepare(q1.scale, q1.zero_point, q2.scale, q2.zero_point, qo.scale, qo.zero_point, act), bc)
+                    Kernel::Mul(
+                        mul::prepare(
+                            q1.scale,
+                            q1.zero_point,
+                            q2.scale,
+                            q2.zero_point,
+                            qo.scale,
+                            qo.zero_point,
+                            act,
+                        ),
+                        bc,
+                    )
                 }
             }
             B::MEAN => {
@@ -535,9 +723,19 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     ax[n] = a;
                     n += 1;
                 }
-                let p = mean::prepare(&x.shape, &ax[..n], x.quant.scale, x.quant.zero_point, y.quant.scale, y.quant.zero_point)
-                    .ok_or(err(ErrorKind::BadOption("MEAN axis out of range")).at_tensor(ai))?;
-                let kept: usize = (0..p.rank).filter(|&d| !p.reduced[d]).map(|d| p.input[d]).product();
+                let p = mean::prepare(
+                    &x.shape,
+                    &ax[..n],
+                    x.quant.scale,
+                    x.quant.zero_point,
+                    y.quant.scale,
+                    y.quant.zero_point,
+                )
+                .ok_or(err(ErrorKind::BadOption("MEAN axis out of range")).at_tensor(ai))?;
+                let kept: usize = (0..p.rank)
+                    .filter(|&d| !p.reduced[d])
+                    .map(|d| p.input[d])
+                    .product();
                 if kept != y.shape.num_elements() {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
@@ -548,10 +746,17 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 let (pi, pt, pads) = self.need_const(ins, 1)?;
                 let (_, y) = self.need_i8(outs, 0)?;
                 let rank = x.shape.rank();
-                if pt.dtype != DType::Int32 || pt.shape.num_elements() != 2 * rank || y.shape.rank() != rank {
+                if pt.dtype != DType::Int32
+                    || pt.shape.num_elements() != 2 * rank
+                    || y.shape.rank() != rank
+                {
                     return Err(err(ErrorKind::ShapeMismatch).at_tensor(pi));
                 }
-                let mut p = pad::PadParams { rank, pad_value: y.quant.zero_point.clamp(-128, 127) as i8, ..Default::default() };
+                let mut p = pad::PadParams {
+                    rank,
+                    pad_value: y.quant.zero_point.clamp(-128, 127) as i8,
+                    ..Default::default()
+                };
                 let vals: [i32; 2 * MAX_DIMS] = {
                     let mut v = [0i32; 2 * MAX_DIMS];
                     for (dst, src) in v.iter_mut().zip(self.const_i32s(pads)) {
@@ -572,11 +777,15 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     }
                 }
                 if bop == B::PADV2 {
-                    if let Some((vi, vt, v)) = self.op_tensor(ins, 2)?.map(|i| (i, self.tensors[i])).and_then(|(i, t)| {
-                        const_slice(self.bytes, t.location).map(|d| (i, t, d))
-                    }) {
+                    if let Some((vi, vt, v)) = self
+                        .op_tensor(ins, 2)?
+                        .map(|i| (i, self.tensors[i]))
+                        .and_then(|(i, t)| const_slice(self.bytes, t.location).map(|d| (i, t, d)))
+                    {
                         if vt.dtype != DType::Int8 || v.is_empty() {
-                            return Err(err(ErrorKind::UnsupportedType(vt.dtype.code())).at_tensor(vi));
+                            return Err(
+                                err(ErrorKind::UnsupportedType(vt.dtype.code())).at_tensor(vi)
+                            );
                         }
                         p.pad_value = v[0] as i8;
                     }
@@ -592,7 +801,9 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 Kernel::Copy
             }
             B::SOFTMAX => {
-                let o = op.builtin_options_as_softmax_options().ok_or_else(opts_missing)?;
+                let o = op
+                    .builtin_options_as_softmax_options()
+                    .ok_or_else(opts_missing)?;
                 let (_, x) = self.need_i8(ins, 0)?;
                 let (yi, y) = self.need_i8(outs, 0)?;
                 if x.shape != y.shape || x.shape.rank() == 0 {
@@ -601,27 +812,42 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 if y.quant.zero_point != -128 {
                     return Err(err(ErrorKind::BadQuantization).at_tensor(yi));
                 }
-                Kernel::Softmax(softmax::prepare(o.beta(), x.quant.scale, x.shape.dim(x.shape.rank() - 1)))
+                Kernel::Softmax(softmax::prepare(
+                    o.beta(),
+                    x.quant.scale,
+                    x.shape.dim(x.shape.rank() - 1),
+                ))
             }
             B::CONCATENATION => {
-                let o = op.builtin_options_as_concatenation_options().ok_or_else(opts_missing)?;
+                let o = op
+                    .builtin_options_as_concatenation_options()
+                    .ok_or_else(opts_missing)?;
                 if activation(o.fused_activation_function())? != Activation::None {
-                    return Err(err(ErrorKind::BadOption("fused activation on CONCATENATION")));
+                    return Err(err(ErrorKind::BadOption(
+                        "fused activation on CONCATENATION",
+                    )));
                 }
                 let (_, y) = self.need(outs, 0)?;
                 let rank = y.shape.rank() as i32;
-                let axis = if o.axis() < 0 { o.axis() + rank } else { o.axis() };
+                let axis = if o.axis() < 0 {
+                    o.axis() + rank
+                } else {
+                    o.axis()
+                };
                 if axis < 0 || axis >= rank {
                     return Err(err(ErrorKind::BadOption("concatenation axis out of range")));
                 }
                 let axis = axis as usize;
-                let esz = y.dtype.size().ok_or(err(ErrorKind::UnsupportedType(y.dtype.code())))?;
+                let esz = y
+                    .dtype
+                    .size()
+                    .ok_or(err(ErrorKind::UnsupportedType(y.dtype.code())))?;
                 let outer: usize = y.shape.dims()[..axis].iter().product();
                 let inner: usize = y.shape.dims()[axis + 1..].iter().product();
                 let n = ins.map(|i| i.len()).unwrap_or(0);
                 let mut axis_bytes = [0usize; MAX_NODE_IO];
                 let mut total = 0;
-                for j in 0..n {
+                for (j, slot) in axis_bytes.iter_mut().enumerate().take(n) {
                     let (ti, t) = self.need(ins, j)?;
                     if t.dtype != y.dtype || t.shape.rank() != y.shape.rank() {
                         return Err(err(ErrorKind::ShapeMismatch).at_tensor(ti));
@@ -631,13 +857,17 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                             return Err(err(ErrorKind::ShapeMismatch).at_tensor(ti));
                         }
                     }
-                    axis_bytes[j] = t.shape.dim(axis) * inner * esz;
+                    *slot = t.shape.dim(axis) * inner * esz;
                     total += t.shape.dim(axis);
                 }
                 if total != y.shape.dim(axis) {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
-                Kernel::Concat { outer, axis_bytes, n }
+                Kernel::Concat {
+                    outer,
+                    axis_bytes,
+                    n,
+                }
             }
             B::QUANTIZE => {
                 let (xi, x) = self.need(ins, 0)?;
@@ -646,9 +876,19 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
                 match x.dtype {
-                    DType::Float32 => Kernel::QuantizeF32 { scale: y.quant.scale, zero_point: y.quant.zero_point },
-                    DType::Int8 => Kernel::Requantize(quantize::prepare_requantize(x.quant.scale, x.quant.zero_point, y.quant.scale, y.quant.zero_point)),
-                    other => return Err(err(ErrorKind::UnsupportedType(other.code())).at_tensor(xi)),
+                    DType::Float32 => Kernel::QuantizeF32 {
+                        scale: y.quant.scale,
+                        zero_point: y.quant.zero_point,
+                    },
+                    DType::Int8 => Kernel::Requantize(quantize::prepare_requantize(
+                        x.quant.scale,
+                        x.quant.zero_point,
+                        y.quant.scale,
+                        y.quant.zero_point,
+                    )),
+                    other => {
+                        return Err(err(ErrorKind::UnsupportedType(other.code())).at_tensor(xi))
+                    }
                 }
             }
             B::DEQUANTIZE => {
@@ -660,7 +900,10 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 if x.shape.num_elements() != y.shape.num_elements() {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
-                Kernel::Dequantize { scale: x.quant.scale, zero_point: x.quant.zero_point }
+                Kernel::Dequantize {
+                    scale: x.quant.scale,
+                    zero_point: x.quant.zero_point,
+                }
             }
             B::RELU | B::RELU6 | B::LOGISTIC => {
                 let (_, x) = self.need_i8(ins, 0)?;
@@ -669,32 +912,60 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
                 match bop {
-                    B::RELU => Kernel::Relu(crate::kernels::activations::prepare_relu(x.quant.scale, x.quant.zero_point, y.quant.scale, y.quant.zero_point)),
+                    B::RELU => Kernel::Relu(crate::kernels::activations::prepare_relu(
+                        x.quant.scale,
+                        x.quant.zero_point,
+                        y.quant.scale,
+                        y.quant.zero_point,
+                    )),
                     B::RELU6 => {
-                        let (lower, upper) = crate::kernels::activations::prepare_relu6(x.quant.scale, x.quant.zero_point);
+                        let (lower, upper) = crate::kernels::activations::prepare_relu6(
+                            x.quant.scale,
+                            x.quant.zero_point,
+                        );
                         Kernel::Relu6 { lower, upper }
                     }
                     _ => {
                         if y.quant.zero_point != -128 {
                             return Err(err(ErrorKind::BadQuantization).at_tensor(yi));
                         }
-                        Kernel::Logistic(crate::kernels::logistic::prepare(x.quant.scale, x.quant.zero_point))
+                        Kernel::Logistic(crate::kernels::logistic::prepare(
+                            x.quant.scale,
+                            x.quant.zero_point,
+                        ))
                     }
                 }
             }
             B::CUSTOM => {
                 let name = code.custom_code().unwrap_or("");
-                let slot = self.resolver.find(name).ok_or(err(ErrorKind::UnknownCustomOp(Name::new(name))))?;
-                let kernel = self.resolver.kernel(slot).ok_or(err(ErrorKind::UnknownCustomOp(Name::new(name))))?;
+                let slot = self
+                    .resolver
+                    .find(name)
+                    .ok_or(err(ErrorKind::UnknownCustomOp(Name::new(name))))?;
+                let kernel = self
+                    .resolver
+                    .kernel(slot)
+                    .ok_or(err(ErrorKind::UnknownCustomOp(Name::new(name))))?;
                 let bytes = self.with_prepare_context(k, op, |ctx| kernel.prepare(ctx))??;
-                return Ok((Kernel::Custom { slot, persistent_bytes: bytes }, bytes.div_ceil(4)));
+                return Ok((
+                    Kernel::Custom {
+                        slot,
+                        persistent_bytes: bytes,
+                    },
+                    bytes.div_ceil(4),
+                ));
             }
             _ => return Err(err(ErrorKind::UnsupportedOp(builtin))),
         };
         Ok((kernel, 0))
     }
 
-    fn check_bias(&self, ins: Option<flatbuffers::Vector<'m, i32>>, k: usize, channels: usize) -> Result<(), ExecError> {
+    fn check_bias(
+        &self,
+        ins: Option<flatbuffers::Vector<'m, i32>>,
+        k: usize,
+        channels: usize,
+    ) -> Result<(), ExecError> {
         if let Some(bi) = self.op_tensor(ins, k)? {
             let b = self.tensors[bi];
             if b.dtype != DType::Int32 {
@@ -710,12 +981,17 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         Ok(())
     }
 
-    fn check_channel_scales(&self, fi: usize, f: &TensorInfo, channels: usize) -> Result<(), ExecError> {
+    fn check_channel_scales(
+        &self,
+        fi: usize,
+        f: &TensorInfo,
+        channels: usize,
+    ) -> Result<(), ExecError> {
         let n = f.quant.num_scales;
         if n != 1 && n != channels {
             return Err(err(ErrorKind::UnsupportedQuantization).at_tensor(fi));
         }
-        if n == 0 || !(f.quant.scale > 0.0) {
+        if n == 0 || f.quant.scale.is_nan() || f.quant.scale <= 0.0 {
             return Err(err(ErrorKind::BadQuantization).at_tensor(fi));
         }
         Ok(())
@@ -723,7 +999,18 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
 
     /// Checks the output spatial size against TFLM's formula and returns the padding.
     #[allow(clippy::too_many_arguments)]
-    fn window(&self, xs: &Shape, ys: &Shape, kh: usize, kw: usize, sh: usize, sw: usize, dh: usize, dw: usize, same: bool) -> Result<(usize, usize), ExecError> {
+    fn window(
+        &self,
+        xs: &Shape,
+        ys: &Shape,
+        kh: usize,
+        kw: usize,
+        sh: usize,
+        sw: usize,
+        dh: usize,
+        dw: usize,
+        same: bool,
+    ) -> Result<(usize, usize), ExecError> {
         let (ih, iw) = (xs.dim(1) as i32, xs.dim(2) as i32);
         let oh = compute_out_size(same, ih, kh as i32, sh as i32, dh as i32);
         let ow = compute_out_size(same, iw, kw as i32, sw as i32, dw as i32);
@@ -738,17 +1025,31 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
 
     fn view(&self, i: usize, data: &'m [u8]) -> TensorView<'m> {
         let t = &self.tensors[i];
-        TensorView { index: i, shape: t.shape, dtype: t.dtype, quant: t.quant, data }
+        TensorView {
+            index: i,
+            shape: t.shape,
+            dtype: t.dtype,
+            quant: t.quant,
+            data,
+        }
     }
 
-    fn with_prepare_context<R>(&self, k: usize, op: tflite::Operator<'m>, f: impl FnOnce(&PrepareContext<'_>) -> R) -> Result<R, ExecError> {
+    fn with_prepare_context<R>(
+        &self,
+        k: usize,
+        op: tflite::Operator<'m>,
+        f: impl FnOnce(&PrepareContext<'_>) -> R,
+    ) -> Result<R, ExecError> {
         let mut ins: [Option<TensorView<'m>>; MAX_NODE_IO] = [None; MAX_NODE_IO];
         let mut outs: [TensorView<'m>; MAX_NODE_IO] = [TensorView::default(); MAX_NODE_IO];
         let n_in = op.inputs().map(|v| v.len()).unwrap_or(0);
         let n_out = op.outputs().map(|v| v.len()).unwrap_or(0);
         for (j, slot) in ins.iter_mut().enumerate().take(n_in) {
             if let Some(i) = self.op_tensor(op.inputs(), j)? {
-                *slot = Some(self.view(i, const_slice(self.bytes, self.tensors[i].location).unwrap_or(&[])));
+                *slot = Some(self.view(
+                    i,
+                    const_slice(self.bytes, self.tensors[i].location).unwrap_or(&[]),
+                ));
             }
         }
         for (j, slot) in outs.iter_mut().enumerate().take(n_out) {
@@ -756,7 +1057,12 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
             *slot = self.view(i, &[]);
         }
         let options = op.custom_options().map(|o| o.bytes()).unwrap_or(&[]);
-        let ctx = PrepareContext { op_index: k, options, inputs: &ins[..n_in], outputs: &outs[..n_out] };
+        let ctx = PrepareContext {
+            op_index: k,
+            options,
+            inputs: &ins[..n_in],
+            outputs: &outs[..n_out],
+        };
         Ok(f(&ctx))
     }
 
@@ -765,17 +1071,22 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         let mut reqs = [Request::default(); T];
         let mut used = [false; T];
         let end = n_ops.saturating_sub(1);
-        let touch = |reqs: &mut [Request; T], used: &mut [bool; T], i: usize, at: usize, t: &TensorInfo| {
-            if !matches!(t.location, Location::Const { .. }) {
-                if !used[i] {
-                    used[i] = true;
-                    reqs[i] = Request { size: t.bytes, first: at, last: at };
-                } else {
-                    reqs[i].first = reqs[i].first.min(at);
-                    reqs[i].last = reqs[i].last.max(at);
+        let touch =
+            |reqs: &mut [Request; T], used: &mut [bool; T], i: usize, at: usize, t: &TensorInfo| {
+                if !matches!(t.location, Location::Const { .. }) {
+                    if !used[i] {
+                        used[i] = true;
+                        reqs[i] = Request {
+                            size: t.bytes,
+                            first: at,
+                            last: at,
+                        };
+                    } else {
+                        reqs[i].first = reqs[i].first.min(at);
+                        reqs[i].last = reqs[i].last.max(at);
+                    }
                 }
-            }
-        };
+            };
         for &i in &self.inputs[..self.num_inputs] {
             let t = self.tensors[i];
             touch(&mut reqs, &mut used, i, 0, &t);
@@ -805,7 +1116,11 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         }
         let mut order = [0u16; T];
         let mut offsets = [0usize; T];
-        self.activation_bytes = plan::plan(&reqs[..self.num_tensors], &mut order[..self.num_tensors], &mut offsets[..self.num_tensors]);
+        self.activation_bytes = plan::plan(
+            &reqs[..self.num_tensors],
+            &mut order[..self.num_tensors],
+            &mut offsets[..self.num_tensors],
+        );
         for i in 0..self.num_tensors {
             if used[i] {
                 self.tensors[i].location = Location::Arena { offset: offsets[i] };
@@ -862,13 +1177,19 @@ impl<'x> Carved<'x> {
             *o = j;
         }
         order[..n].sort_unstable_by_key(|&j| ranges[j].0);
-        let mut c = Carved { outs: core::array::from_fn(|_| <&mut [u8]>::default()), gaps: [(0, &[][..]); MAX_NODE_IO + 1], n_gaps: 0 };
+        let mut c = Carved {
+            outs: core::array::from_fn(|_| <&mut [u8]>::default()),
+            gaps: [(0, &[][..]); MAX_NODE_IO + 1],
+            n_gaps: 0,
+        };
         let mut rest: &'x mut [u8] = act;
         let mut base = 0usize;
         for &j in &order[..n] {
             let (off, len) = ranges[j];
             if off < base || off.checked_add(len).is_none_or(|e| e - base > rest.len()) {
-                return Err(err(ErrorKind::BadOption("op outputs overlap each other or the arena")));
+                return Err(err(ErrorKind::BadOption(
+                    "op outputs overlap each other or the arena",
+                )));
             }
             let (gap, r) = core::mem::take(&mut rest).split_at_mut(off - base);
             c.gaps[c.n_gaps] = (base, gap);
@@ -882,7 +1203,6 @@ impl<'x> Carved<'x> {
         c.n_gaps += 1;
         Ok(c)
     }
-
 }
 
 fn as_i8(b: &[u8]) -> &[i8] {
@@ -895,12 +1215,21 @@ fn as_i8_mut(b: &mut [u8]) -> &mut [i8] {
 
 impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
     /// Arena bytes [`Interpreter::new`] needs for this model (includes alignment slack).
-    pub fn arena_bytes_needed(model: &'m [u8], resolver: &OpResolver<'r>, options: Options) -> Result<usize, ExecError> {
+    pub fn arena_bytes_needed(
+        model: &'m [u8],
+        resolver: &OpResolver<'r>,
+        options: Options,
+    ) -> Result<usize, ExecError> {
         Ok(Prepared::<T, N>::load(model, resolver, options)?.arena_bytes())
     }
 
     /// Parses, prepares and plans `model` into `arena`.
-    pub fn new(model: &'m [u8], arena: &'a mut [u8], resolver: &OpResolver<'r>, options: Options) -> Result<Self, ExecError> {
+    pub fn new(
+        model: &'m [u8],
+        arena: &'a mut [u8],
+        resolver: &OpResolver<'r>,
+        options: Options,
+    ) -> Result<Self, ExecError> {
         let p = Prepared::<T, N>::load(model, resolver, options)?;
         let need = p.arena_bytes();
         if arena.len() < need {
@@ -913,7 +1242,8 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
         let (_, rest) = arena.split_at_mut(pad);
         let (act, rest) = rest.split_at_mut(p.activation_bytes);
         let pw = p.persistent_words;
-        let persistent: &'a mut [i32] = bytemuck::try_cast_slice_mut(&mut rest[..4 * pw]).map_err(|_| err(ErrorKind::Misaligned))?;
+        let persistent: &'a mut [i32] = bytemuck::try_cast_slice_mut(&mut rest[..4 * pw])
+            .map_err(|_| err(ErrorKind::Misaligned))?;
         let mut it = Interpreter { p, act, persistent };
         it.fill_persistent()?;
         Ok(it)
@@ -926,14 +1256,21 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
             let Some(node) = p.nodes[k] else { continue };
             let words = &mut self.persistent[node.words.0..node.words.0 + node.words.1];
             let (channels, interleaved) = match node.kernel {
-                Kernel::Conv(c) => (c.out_c, false),
+                Kernel::Conv(c, _) => (c.out_c, false),
                 Kernel::Depthwise(d) => (d.out_c(), true),
                 Kernel::FullyConnected(f) => (f.units, false),
-                Kernel::Custom { slot, persistent_bytes } => {
-                    let kernel = p.resolver.kernel(slot).ok_or(err(ErrorKind::Custom("kernel vanished")).at_op(k))?;
+                Kernel::Custom {
+                    slot,
+                    persistent_bytes,
+                } => {
+                    let kernel = p
+                        .resolver
+                        .kernel(slot)
+                        .ok_or(err(ErrorKind::Custom("kernel vanished")).at_op(k))?;
                     let bytes: &mut [u8] = bytemuck::cast_slice_mut(words);
                     let bytes = &mut bytes[..persistent_bytes];
-                    p.with_prepare_context(k, node.op, |ctx| kernel.init(ctx, bytes))?.map_err(|e| e.at_op(k))?;
+                    p.with_prepare_context(k, node.op, |ctx| kernel.init(ctx, bytes))?
+                        .map_err(|e| e.at_op(k))?;
                     continue;
                 }
                 _ => continue,
@@ -945,7 +1282,9 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                 None => None,
             };
             let (yi, _) = p.need(node.op.outputs(), 0).map_err(|e| e.at_op(k))?;
-            let scales = tensors.and_then(|t| t.get(fi).quantization()).and_then(|q| q.scale());
+            let scales = tensors
+                .and_then(|t| t.get(fi).quantization())
+                .and_then(|q| q.scale());
             let per_channel = f.quant.num_scales > 1;
             let scale_of = |c: usize| -> f32 {
                 match scales {
@@ -963,6 +1302,13 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                 as_i8(&fdata[..f.bytes]),
                 interleaved,
             );
+            if let Kernel::Conv(_, true) = node.kernel {
+                let wide: &mut [i16] =
+                    bytemuck::cast_slice_mut(&mut words[kernels::per_channel_words(channels)..]);
+                for (d, &s) in wide.iter_mut().zip(as_i8(&fdata[..f.bytes])) {
+                    *d = i16::from(s);
+                }
+            }
         }
         Ok(())
     }
@@ -999,12 +1345,18 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
 
     /// Tensor index of model input `k`.
     pub fn input_index(&self, k: usize) -> Result<usize, ExecError> {
-        self.p.inputs[..self.p.num_inputs].get(k).copied().ok_or(err(ErrorKind::NoSuchIO(k)))
+        self.p.inputs[..self.p.num_inputs]
+            .get(k)
+            .copied()
+            .ok_or(err(ErrorKind::NoSuchIO(k)))
     }
 
     /// Tensor index of model output `k`.
     pub fn output_index(&self, k: usize) -> Result<usize, ExecError> {
-        self.p.outputs[..self.p.num_outputs].get(k).copied().ok_or(err(ErrorKind::NoSuchIO(k)))
+        self.p.outputs[..self.p.num_outputs]
+            .get(k)
+            .copied()
+            .ok_or(err(ErrorKind::NoSuchIO(k)))
     }
 
     fn arena_range(&self, i: usize) -> Option<(usize, usize)> {
@@ -1017,7 +1369,9 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
     /// Raw bytes of model input `k`, to fill before [`Interpreter::invoke`].
     pub fn input_bytes_mut(&mut self, k: usize) -> Result<&mut [u8], ExecError> {
         let i = self.input_index(k)?;
-        let (off, len) = self.arena_range(i).ok_or(err(ErrorKind::NotConstant).at_tensor(i))?;
+        let (off, len) = self
+            .arena_range(i)
+            .ok_or(err(ErrorKind::NotConstant).at_tensor(i))?;
         Ok(&mut self.act[off..off + len])
     }
 
@@ -1040,7 +1394,13 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
             Location::Arena { offset } => self.act.get(offset..offset + t.bytes)?,
             Location::None => return None,
         };
-        Some(TensorView { index: i, shape: t.shape, dtype: t.dtype, quant: t.quant, data })
+        Some(TensorView {
+            index: i,
+            shape: t.shape,
+            dtype: t.dtype,
+            quant: t.quant,
+            data,
+        })
     }
 
     /// Model output `k` after [`Interpreter::invoke`].
@@ -1052,9 +1412,19 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
     /// Resets custom ops' persistent state (TFLM `Reset`).
     pub fn reset(&mut self) {
         for k in 0..self.p.num_nodes {
-            if let Some(Node { kernel: Kernel::Custom { slot, persistent_bytes }, words, .. }) = self.p.nodes[k] {
+            if let Some(Node {
+                kernel:
+                    Kernel::Custom {
+                        slot,
+                        persistent_bytes,
+                    },
+                words,
+                ..
+            }) = self.p.nodes[k]
+            {
                 if let Some(kernel) = self.p.resolver.kernel(slot) {
-                    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut self.persistent[words.0..words.0 + words.1]);
+                    let bytes: &mut [u8] =
+                        bytemuck::cast_slice_mut(&mut self.persistent[words.0..words.0 + words.1]);
                     kernel.reset(&mut bytes[..persistent_bytes]);
                 }
             }
@@ -1068,9 +1438,14 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
 
     /// Runs every op in order and, after each, calls `observer(op_index, outputs)` with views of
     /// the op's freshly written outputs (taps: every intermediate tensor passes through here).
-    pub fn invoke_with(&mut self, mut observer: impl FnMut(usize, &[TensorView<'_>])) -> Result<(), ExecError> {
+    pub fn invoke_with(
+        &mut self,
+        mut observer: impl FnMut(usize, &[TensorView<'_>]),
+    ) -> Result<(), ExecError> {
         for k in 0..self.p.num_nodes {
-            let Some(node) = self.p.nodes[k] else { continue };
+            let Some(node) = self.p.nodes[k] else {
+                continue;
+            };
             self.eval_node(k, &node).map_err(|e| e.at_op(k))?;
             let outs = node.op.outputs();
             let n = outs.map(|o| o.len()).unwrap_or(0).min(MAX_NODE_IO);
@@ -1101,35 +1476,72 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
             };
         }
         let bytes = p.bytes;
-        let Carved { mut outs, gaps, n_gaps } = Carved::new(&mut *self.act, &ranges[..n_out])?;
+        let Carved {
+            mut outs,
+            gaps,
+            n_gaps,
+        } = Carved::new(&mut *self.act, &ranges[..n_out])?;
         let gaps = &gaps[..n_gaps];
         // Input `j` (None for an absent optional input).
         let opt_input = |j: usize| -> Result<Option<&[u8]>, ExecError> {
-            let Some(i) = p.op_tensor(ins_list, j)? else { return Ok(None) };
+            let Some(i) = p.op_tensor(ins_list, j)? else {
+                return Ok(None);
+            };
             let t = p.tensors[i];
             match t.location {
-                Location::Const { .. } => const_slice(bytes, t.location).map(|d| &d[..t.bytes.min(d.len())]),
+                Location::Const { .. } => {
+                    const_slice(bytes, t.location).map(|d| &d[..t.bytes.min(d.len())])
+                }
                 Location::Arena { offset } => find_gap(gaps, offset, t.bytes),
                 Location::None => None,
             }
-            .ok_or(err(ErrorKind::BadOption("an input shares memory with an output")).at_tensor(i))
+            .ok_or(
+                err(ErrorKind::BadOption(
+                    "an input shares memory with an output",
+                ))
+                .at_tensor(i),
+            )
             .map(Some)
         };
-        let input = |j: usize| -> Result<&[u8], ExecError> { opt_input(j)?.ok_or(err(ErrorKind::WrongArity)) };
+        let input = |j: usize| -> Result<&[u8], ExecError> {
+            opt_input(j)?.ok_or(err(ErrorKind::WrongArity))
+        };
         let (w0, wl) = node.words;
         let out0: &mut [u8] = core::mem::take(&mut outs[0]);
         match node.kernel {
-            Kernel::Conv(cp) => {
-                let pc = per_channel(&self.persistent[w0..w0 + wl], cp.out_c)?;
-                conv::eval(&cp, &pc, as_i8(input(0)?), as_i8(input(1)?), as_i8_mut(out0));
+            Kernel::Conv(cp, widened) => {
+                let words = &self.persistent[w0..w0 + wl];
+                let pc = per_channel(words, cp.out_c)?;
+                let f16: Option<&[i16]> = widened
+                    .then(|| bytemuck::cast_slice(&words[kernels::per_channel_words(cp.out_c)..]));
+                conv::eval(
+                    &cp,
+                    &pc,
+                    as_i8(input(0)?),
+                    as_i8(input(1)?),
+                    f16,
+                    as_i8_mut(out0),
+                );
             }
             Kernel::Depthwise(dp) => {
                 let pc = per_channel(&self.persistent[w0..w0 + wl], dp.out_c())?;
-                depthwise::eval(&dp, &pc, as_i8(input(0)?), as_i8(input(1)?), as_i8_mut(out0));
+                depthwise::eval(
+                    &dp,
+                    &pc,
+                    as_i8(input(0)?),
+                    as_i8(input(1)?),
+                    as_i8_mut(out0),
+                );
             }
             Kernel::FullyConnected(fp) => {
                 let pc = per_channel(&self.persistent[w0..w0 + wl], fp.units)?;
-                fully_connected::eval(&fp, &pc, as_i8(input(0)?), as_i8(input(1)?), as_i8_mut(out0));
+                fully_connected::eval(
+                    &fp,
+                    &pc,
+                    as_i8(input(0)?),
+                    as_i8(input(1)?),
+                    as_i8_mut(out0),
+                );
             }
             Kernel::AvgPool(pp) => {
                 if !pooling::eval_average(&pp, as_i8(input(0)?), as_i8_mut(out0)) {
@@ -1139,11 +1551,23 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
             Kernel::MaxPool(pp) => pooling::eval_max(&pp, as_i8(input(0)?), as_i8_mut(out0)),
             Kernel::Add(ap, bc) => match bc {
                 None => add::eval(&ap, as_i8(input(0)?), as_i8(input(1)?), as_i8_mut(out0)),
-                Some(bc) => add::eval_broadcast(&ap, &bc, as_i8(input(0)?), as_i8(input(1)?), as_i8_mut(out0)),
+                Some(bc) => add::eval_broadcast(
+                    &ap,
+                    &bc,
+                    as_i8(input(0)?),
+                    as_i8(input(1)?),
+                    as_i8_mut(out0),
+                ),
             },
             Kernel::Mul(mp, bc) => match bc {
                 None => mul::eval(&mp, as_i8(input(0)?), as_i8(input(1)?), as_i8_mut(out0)),
-                Some(bc) => mul::eval_broadcast(&mp, &bc, as_i8(input(0)?), as_i8(input(1)?), as_i8_mut(out0)),
+                Some(bc) => mul::eval_broadcast(
+                    &mp,
+                    &bc,
+                    as_i8(input(0)?),
+                    as_i8(input(1)?),
+                    as_i8_mut(out0),
+                ),
             },
             Kernel::Mean(mp) => mean::eval(&mp, as_i8(input(0)?), as_i8_mut(out0)),
             Kernel::Pad(pp) => pad::eval(&pp, as_i8(input(0)?), as_i8_mut(out0)),
@@ -1153,7 +1577,11 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                 out0[..n].copy_from_slice(&x[..n]);
             }
             Kernel::Softmax(sp) => softmax::eval(&sp, as_i8(input(0)?), as_i8_mut(out0)),
-            Kernel::Concat { outer, axis_bytes, n } => {
+            Kernel::Concat {
+                outer,
+                axis_bytes,
+                n,
+            } => {
                 let mut srcs: [&[u8]; MAX_NODE_IO] = [&[]; MAX_NODE_IO];
                 for (j, s) in srcs.iter_mut().enumerate().take(n) {
                     *s = input(j)?;
@@ -1161,31 +1589,68 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                 crate::kernels::concat::eval(outer, &srcs[..n], &axis_bytes[..n], out0);
             }
             Kernel::QuantizeF32 { scale, zero_point } => {
-                let x: &[f32] = bytemuck::try_cast_slice(input(0)?).map_err(|_| err(ErrorKind::Misaligned))?;
+                let x: &[f32] =
+                    bytemuck::try_cast_slice(input(0)?).map_err(|_| err(ErrorKind::Misaligned))?;
                 quantize::eval_from_f32(scale, zero_point, x, as_i8_mut(out0));
             }
-            Kernel::Requantize(rp) => quantize::eval_requantize(&rp, as_i8(input(0)?), as_i8_mut(out0)),
+            Kernel::Requantize(rp) => {
+                quantize::eval_requantize(&rp, as_i8(input(0)?), as_i8_mut(out0))
+            }
             Kernel::Dequantize { scale, zero_point } => {
-                let y: &mut [f32] = bytemuck::try_cast_slice_mut(out0).map_err(|_| err(ErrorKind::Misaligned))?;
+                let y: &mut [f32] =
+                    bytemuck::try_cast_slice_mut(out0).map_err(|_| err(ErrorKind::Misaligned))?;
                 crate::kernels::dequantize::eval(scale, zero_point, as_i8(input(0)?), y);
             }
-            Kernel::Relu(rp) => crate::kernels::activations::eval_relu(&rp, as_i8(input(0)?), as_i8_mut(out0)),
-            Kernel::Relu6 { lower, upper } => crate::kernels::activations::eval_relu6(lower, upper, as_i8(input(0)?), as_i8_mut(out0)),
-            Kernel::Logistic(lp) => crate::kernels::logistic::eval(&lp, as_i8(input(0)?), as_i8_mut(out0)),
-            Kernel::Custom { slot, persistent_bytes } => {
-                let kernel = p.resolver.kernel(slot).ok_or(err(ErrorKind::Custom("kernel vanished")))?;
+            Kernel::Relu(rp) => {
+                crate::kernels::activations::eval_relu(&rp, as_i8(input(0)?), as_i8_mut(out0))
+            }
+            Kernel::Relu6 { lower, upper } => crate::kernels::activations::eval_relu6(
+                lower,
+                upper,
+                as_i8(input(0)?),
+                as_i8_mut(out0),
+            ),
+            Kernel::Logistic(lp) => {
+                crate::kernels::logistic::eval(&lp, as_i8(input(0)?), as_i8_mut(out0))
+            }
+            Kernel::Custom {
+                slot,
+                persistent_bytes,
+            } => {
+                let kernel = p
+                    .resolver
+                    .kernel(slot)
+                    .ok_or(err(ErrorKind::Custom("kernel vanished")))?;
                 outs[0] = out0;
                 let mut in_views: [Option<TensorView<'_>>; MAX_NODE_IO] = [None; MAX_NODE_IO];
                 for (j, v) in in_views.iter_mut().enumerate().take(n_in) {
                     if let (Some(i), Some(data)) = (p.op_tensor(ins_list, j)?, opt_input(j)?) {
                         let t = &p.tensors[i];
-                        *v = Some(TensorView { index: i, shape: t.shape, dtype: t.dtype, quant: t.quant, data });
+                        *v = Some(TensorView {
+                            index: i,
+                            shape: t.shape,
+                            dtype: t.dtype,
+                            quant: t.quant,
+                            data,
+                        });
                     }
                 }
-                let mut out_views: [TensorMut<'_>; MAX_NODE_IO] = core::array::from_fn(|_| TensorMut::default());
-                for (j, (v, o)) in out_views.iter_mut().zip(outs.iter_mut()).enumerate().take(n_out) {
+                let mut out_views: [TensorMut<'_>; MAX_NODE_IO] =
+                    core::array::from_fn(|_| TensorMut::default());
+                for (j, (v, o)) in out_views
+                    .iter_mut()
+                    .zip(outs.iter_mut())
+                    .enumerate()
+                    .take(n_out)
+                {
                     let (i, t) = p.need(outs_list, j)?;
-                    *v = TensorMut { index: i, shape: t.shape, dtype: t.dtype, quant: t.quant, data: core::mem::take(o) };
+                    *v = TensorMut {
+                        index: i,
+                        shape: t.shape,
+                        dtype: t.dtype,
+                        quant: t.quant,
+                        data: core::mem::take(o),
+                    };
                 }
                 let pbytes: &mut [u8] = bytemuck::cast_slice_mut(&mut self.persistent[w0..w0 + wl]);
                 let options = node.op.custom_options().map(|o| o.bytes()).unwrap_or(&[]);
@@ -1208,10 +1673,18 @@ fn per_channel(words: &[i32], c: usize) -> Result<kernels::PerChannel<'_>, ExecE
 }
 
 /// Arena bytes an interpreter with the default capacities needs for `model`.
-pub fn arena_bytes_needed(model: &[u8], resolver: &OpResolver<'_>, options: Options) -> Result<usize, ExecError> {
-    Interpreter::<'_, '_, '_, DEFAULT_MAX_TENSORS, DEFAULT_MAX_OPS>::arena_bytes_needed(model, resolver, options)
+pub fn arena_bytes_needed(
+    model: &[u8],
+    resolver: &OpResolver<'_>,
+    options: Options,
+) -> Result<usize, ExecError> {
+    Interpreter::<'_, '_, '_, DEFAULT_MAX_TENSORS, DEFAULT_MAX_OPS>::arena_bytes_needed(
+        model, resolver, options,
+    )
 }
 
 fn find_gap<'x>(gaps: &[(usize, &'x [u8])], off: usize, len: usize) -> Option<&'x [u8]> {
-    gaps.iter().find_map(|&(base, g)| (off >= base && off + len <= base + g.len()).then(|| &g[off - base..off - base + len]))
+    gaps.iter().find_map(|&(base, g)| {
+        (off >= base && off + len <= base + g.len()).then(|| &g[off - base..off - base + len])
+    })
 }

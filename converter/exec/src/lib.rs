@@ -35,10 +35,16 @@ pub mod plan;
 pub mod quant;
 pub mod resolver;
 pub mod shape;
+pub mod snap;
 pub mod tensor;
 
 pub use error::{ErrorKind, ExecError};
-pub use interpreter::{arena_bytes_needed, Interpreter, Options, DEFAULT_MAX_OPS, DEFAULT_MAX_TENSORS};
-pub use resolver::{custom_error, CustomKernel, EvalContext, OpResolver, PrepareContext, MAX_CUSTOM_OPS, MAX_NODE_IO};
+pub use interpreter::{
+    arena_bytes_needed, Interpreter, Options, DEFAULT_MAX_OPS, DEFAULT_MAX_TENSORS,
+};
+pub use resolver::{
+    custom_error, CustomKernel, EvalContext, OpResolver, PrepareContext, MAX_CUSTOM_OPS,
+    MAX_NODE_IO,
+};
 pub use shape::Shape;
 pub use tensor::{DType, Quant, TensorInfo, TensorMut, TensorView};

@@ -27,7 +27,10 @@ pub fn plan(reqs: &[Request], order: &mut [u16], offsets: &mut [usize]) -> usize
     // Largest first; ties by earlier start, then index, so plans are deterministic.
     order.sort_unstable_by(|&a, &b| {
         let (ra, rb) = (&reqs[usize::from(a)], &reqs[usize::from(b)]);
-        rb.size.cmp(&ra.size).then(ra.first.cmp(&rb.first)).then(a.cmp(&b))
+        rb.size
+            .cmp(&ra.size)
+            .then(ra.first.cmp(&rb.first))
+            .then(a.cmp(&b))
     });
     let mut total = 0usize;
     for k in 0..n {
@@ -76,9 +79,21 @@ mod tests {
     #[test]
     fn disjoint_lifetimes_share_and_overlapping_do_not() {
         let reqs = [
-            Request { size: 100, first: 0, last: 1 },
-            Request { size: 50, first: 1, last: 2 },
-            Request { size: 100, first: 2, last: 3 },
+            Request {
+                size: 100,
+                first: 0,
+                last: 1,
+            },
+            Request {
+                size: 50,
+                first: 1,
+                last: 2,
+            },
+            Request {
+                size: 100,
+                first: 2,
+                last: 3,
+            },
         ];
         let mut order = [0u16; 3];
         let mut off = [0usize; 3];

@@ -64,7 +64,10 @@ pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
 pub fn mul_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
     let left = if shift > 0 { shift } else { 0 };
     let right = if shift > 0 { 0 } else { -shift };
-    rounding_divide_by_pot(srdhm(x.wrapping_mul(1i32 << left.min(30)), multiplier), right)
+    rounding_divide_by_pot(
+        srdhm(x.wrapping_mul(1i32 << left.min(30)), multiplier),
+        right,
+    )
 }
 
 /// TFLM `MultiplyByQuantizedMultiplierGreaterThanOne`.
@@ -114,7 +117,13 @@ pub fn activation_range_i8(act: Activation, scale: f32, zero_point: i32) -> (i32
 }
 
 /// Padding as TFLM's `ComputePaddingHeightWidth` derives it.
-pub fn compute_padding(stride: i32, dilation: i32, in_size: i32, filter: i32, out_size: i32) -> i32 {
+pub fn compute_padding(
+    stride: i32,
+    dilation: i32,
+    in_size: i32,
+    filter: i32,
+    out_size: i32,
+) -> i32 {
     let effective = (filter - 1) * dilation + 1;
     let p = ((out_size - 1) * stride + effective - in_size) / 2;
     p.max(0)
@@ -166,14 +175,20 @@ mod tests {
     #[test]
     fn multiply_matches_real_product() {
         let m = quantize_multiplier(0.25);
-        assert_eq!(mul_by_quantized_multiplier(1000, m.multiplier, m.shift), 250);
+        assert_eq!(
+            mul_by_quantized_multiplier(1000, m.multiplier, m.shift),
+            250
+        );
         let m = quantize_multiplier(3.0);
         assert_eq!(mul_by_quantized_multiplier(-7, m.multiplier, m.shift), -21);
     }
 
     #[test]
     fn relu6_range() {
-        assert_eq!(activation_range_i8(Activation::Relu6, 6.0 / 255.0, -128), (-128, 127));
+        assert_eq!(
+            activation_range_i8(Activation::Relu6, 6.0 / 255.0, -128),
+            (-128, 127)
+        );
         assert_eq!(activation_range_i8(Activation::Relu, 0.1, 3), (3, 127));
     }
 }

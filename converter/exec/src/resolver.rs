@@ -77,11 +77,17 @@ impl Default for OpResolver<'_> {
 impl<'r> OpResolver<'r> {
     /// A resolver with only the builtin ops.
     pub const fn new() -> Self {
-        OpResolver { entries: [None; MAX_CUSTOM_OPS] }
+        OpResolver {
+            entries: [None; MAX_CUSTOM_OPS],
+        }
     }
 
     /// Registers `kernel` for `CUSTOM` ops whose `custom_code` is `name` (replacing an earlier one).
-    pub fn add_custom(&mut self, name: &'r str, kernel: &'r dyn CustomKernel) -> Result<(), ExecError> {
+    pub fn add_custom(
+        &mut self,
+        name: &'r str,
+        kernel: &'r dyn CustomKernel,
+    ) -> Result<(), ExecError> {
         if let Some(slot) = self.entries.iter_mut().flatten().find(|(n, _)| *n == name) {
             slot.1 = kernel;
             return Ok(());
@@ -91,13 +97,17 @@ impl<'r> OpResolver<'r> {
                 *e = Some((name, kernel));
                 Ok(())
             }
-            None => Err(ExecError::new(ErrorKind::Capacity("custom ops in the resolver"))),
+            None => Err(ExecError::new(ErrorKind::Capacity(
+                "custom ops in the resolver",
+            ))),
         }
     }
 
     /// Slot of the kernel registered under `name`.
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
-        self.entries.iter().position(|e| matches!(e, Some((n, _)) if *n == name))
+        self.entries
+            .iter()
+            .position(|e| matches!(e, Some((n, _)) if *n == name))
     }
 
     pub(crate) fn kernel(&self, slot: usize) -> Option<&'r dyn CustomKernel> {

@@ -10,7 +10,8 @@
 //! the device abstains when `U ≥ τ`, so a sample is *accepted* (covered) when `U < τ`.
 
 use serde::{Deserialize, Serialize};
-use snapuq_ops::calibrate::{isotonic_lookup, sigmoid, ClassifierKind};
+use snapuq_ops::calibrate::{isotonic_lookup, sigmoid, CalibrateOptions, ClassifierKind, Mapping};
+use snapuq_ops::controller::ControllerParams;
 use snapuq_ops::limits;
 
 use crate::error::{check_array, check_array_f64};
@@ -78,6 +79,14 @@ pub fn confidence_term(
             alpha * (1.0 - c) + (1.0 - alpha) * (1.0 - margin)
         })
         .collect())
+}
+
+/// Dequantizes an int8 classifier output exactly as SNAP_CALIBRATE does
+/// (`scale · (q − zp)` in f32), so [`confidence_term`] on the result equals the kernel's `m`.
+pub fn dequantize_classifier(q: &[i8], scale: f32, zero_point: i32) -> Vec<f32> {
+    q.iter()
+        .map(|&v| scale * (v as i32 - zero_point) as f32)
+        .collect()
 }
 
 /// Predicted class (first maximum, like TFLM's ARG_MAX) of each row.
@@ -569,6 +578,64 @@ impl Calibrator {
             .map(|(&s, &m)| self.u(s, m))
             .collect()
     }
+}
+
+/// How the classifier output reaches SNAP_CALIBRATE (from the model).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassifierInput {
+    pub classes: usize,
+    pub kind: ClassifierKind,
+    /// Quantization of an int8/uint8 output (ignored by the kernel for float32).
+    pub scale: f32,
+    pub zero_point: i32,
+}
+
+/// SNAP_CALIBRATE options for a fitted calibrator (write with `to_flexbuffer()`); for an
+/// isotonic map the op also needs [`IsotonicTable::tensor`] as its last input.
+pub fn calibrate_options(
+    weights: &[f64],
+    classifier: ClassifierInput,
+    alpha: f32,
+    calibrator: &Calibrator,
+    tau: f32,
+    controller: Option<ControllerParams>,
+) -> Result<CalibrateOptions> {
+    if weights.is_empty() || weights.len() > limits::MAX_TAPS {
+        return Err(FitError::BadConfig {
+            what: "tap weights".into(),
+            why: format!(
+                "{} taps (SNAP_CALIBRATE takes 1..={})",
+                weights.len(),
+                limits::MAX_TAPS
+            ),
+        });
+    }
+    let mut w = [0f32; limits::MAX_TAPS];
+    for (d, s) in w.iter_mut().zip(weights) {
+        *d = *s as f32;
+    }
+    let opts = CalibrateOptions {
+        taps: weights.len(),
+        weights: w,
+        classes: classifier.classes,
+        cls: classifier.kind,
+        cls_scale: classifier.scale,
+        cls_zp: classifier.zero_point,
+        alpha,
+        mapping: match calibrator {
+            Calibrator::Logistic(f) => Mapping::Logistic {
+                beta: f.beta.map(|v| v as f32),
+            },
+            Calibrator::Isotonic(t) => Mapping::Isotonic { gamma: t.gamma },
+        },
+        tau,
+        controller,
+    };
+    opts.validate().map_err(|e| FitError::BadConfig {
+        what: "SNAP_CALIBRATE options".into(),
+        why: e.message().as_str().to_string(),
+    })?;
+    Ok(opts)
 }
 
 /// How `τ` is chosen.

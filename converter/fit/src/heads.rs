@@ -8,7 +8,9 @@
 //!    `z = P x + p_bias` has unit variance and zero mean on the fitting data (`p_bias = −P x̄`).
 //!    Whitening makes the heads' weights comparable across components, which keeps a single
 //!    Adam learning rate meaningful and gives `z` a known range for its int8 scale. Eigenvalues
-//!    below `whiten_floor · λ_max` are floored so near-dead directions are not blown up.
+//!    below `whiten_floor · λ_max` (default 1e-2) are floored so near-dead directions (dead ReLU
+//!    channels) are not blown up: row norms of `P` then differ by at most 10×, which keeps the
+//!    per-tensor int8 grid of `P` fine enough for the leading components.
 //! 2. **μ head** `μ = W_μ z + b_μ` by ridge regression of `y` on `z` (closed form).
 //! 3. **log σ² head** `s = W_s z + b_s`: closed-form start by ridge regression of
 //!    `log(residual² + ε²) + 1.2704` (the `+1.2704 = −E[log χ²₁]` removes the bias of the log of
@@ -23,6 +25,14 @@
 //! form: the clamp's lower end `σ² ≥ 1e-4` is itself the variance floor (it dominates
 //! `ε² = 1e-8`), and the gradient is passed through the clamp only when it points back inside,
 //! so clamped channels can recover.
+//!
+//! **Int8 awareness** (`fake_quant`, default on; B.3's QAT phase done post hoc). The fit sees
+//! what the device computes: `P` is snapped to its int8 grid before `p_bias = −P x̄` is
+//! computed, `z` is rounded to its int8 grid (or, with `prev_quant`, computed by SNAP_PROJECT's
+//! exact integer path), and after the Adam steps `W_μ` then `W_s` are snapped to their int8
+//! grids while the remaining parameters absorb the rounding (a few more Adam steps each). The
+//! stored float model is then what the int8 kernels implement up to their own arithmetic
+//! (8-bit log σ², LUT, fixed point), and `E[ē] ≈ 1` holds for the deployed model.
 //!
 //! **Units.** The optimization runs on per-channel standardized `y` (so one learning rate fits
 //! every channel); the result is mapped back to activation units, where the clamp lives (the
@@ -95,7 +105,7 @@ impl Default for HeadConfig {
             steps: 300,
             learning_rate: 1e-2,
             holdout_every: 5,
-            whiten_floor: 1e-4,
+            whiten_floor: 1e-2,
             fake_quant: true,
             prev_quant: None,
         }
@@ -336,7 +346,7 @@ pub fn fit_tap(
     order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
     let lam_max = eig.eigenvalues[order[0]].max(0.0);
     let total_var: f64 = eig.eigenvalues.iter().map(|v| v.max(0.0)).sum();
-    if !(lam_max > 0.0) {
+    if lam_max <= 0.0 || lam_max.is_nan() {
         return Err(FitError::Numerical {
             what: "projector PCA".into(),
             why: "the previous activation is constant over the calibration set (no variance to project); choose another tap".into(),
@@ -601,7 +611,10 @@ fn validate_config(cfg: &HeadConfig, c_in: usize) -> Result<()> {
     if cfg.holdout_every < 2 {
         return bad("holdout_every", "must be at least 2".into());
     }
-    if !(cfg.logvar_min < cfg.logvar_max) || !cfg.logvar_min.is_finite() {
+    if cfg.logvar_min >= cfg.logvar_max
+        || !cfg.logvar_min.is_finite()
+        || !cfg.logvar_max.is_finite()
+    {
         return bad(
             "log σ² clamp",
             format!("[{}, {}] is not a range", cfg.logvar_min, cfg.logvar_max),
@@ -782,6 +795,25 @@ fn snap_to_int8_grid(theta: &mut DMatrix<f64>, row_scale: &[f64]) {
 
 fn b1f(b: f64, t: usize) -> f64 {
     b.powi(t as i32)
+}
+
+/// One tap's data for [`fit_taps`].
+#[derive(Debug, Clone, Copy)]
+pub struct TapData<'a> {
+    /// Pooled previous activation, `[n, c_in]` (see [`crate::quantize::pooled_previous`]).
+    pub x: &'a [f32],
+    /// Pooled realized activation, `[n, c_out]` (see [`crate::quantize::pooled_realized`]).
+    pub y: &'a [f32],
+    pub c_in: usize,
+    pub c_out: usize,
+    pub config: HeadConfig,
+}
+
+/// Fits every tap, in parallel across taps.
+pub fn fit_taps(taps: &[TapData<'_>]) -> Vec<Result<(TapHeads, HeadDiagnostics)>> {
+    taps.par_iter()
+        .map(|t| fit_tap(t.x, t.y, t.c_in, t.c_out, &t.config))
+        .collect()
 }
 
 /// Inverse-variance tap weights `w_ℓ ∝ 1/Var(ē_ℓ)` (§2.5), normalized to sum 1. A tap with zero

@@ -18,6 +18,9 @@
 //!
 //! All arrays are row-major: `x[i * c + j]` is channel `j` of sample `i`.
 
+// Matrix code reads best with explicit indices (rows, channels, ranks).
+#![allow(clippy::needless_range_loop)]
+
 pub mod calibrate;
 pub mod error;
 pub mod heads;

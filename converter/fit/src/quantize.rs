@@ -32,7 +32,7 @@ pub struct ActQuant {
 
 impl ActQuant {
     fn check(&self, what: &str) -> Result<()> {
-        if !(self.scale.is_finite() && self.scale > 0.0) || !(-128..=127).contains(&self.zero_point)
+        if !self.scale.is_finite() || self.scale <= 0.0 || !(-128..=127).contains(&self.zero_point)
         {
             return Err(FitError::BadConfig {
                 what: what.into(),

@@ -13,6 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use snapuq_ops::project::{self, ProjectOptions};
+use snapuq_ops::surprisal::{self, SurprisalOptions, Variant};
+
 use crate::{FitError, Result};
 
 /// Ranks the automatic policy chooses from (paper: r ∈ [32, 128], plus 16 for tiny models).
@@ -68,16 +71,16 @@ impl Default for RankPolicy {
     }
 }
 
-/// Multiply-accumulates SNAP adds for one tap, split by op (App. L with GAP first, so the
-/// projector costs `HW·C_in + r·C_in` instead of `HW·C_in·r`).
+/// Multiply-accumulates and constant bytes SNAP adds for one tap, from the ops crate's own
+/// cost formulas (App. L with GAP first, so the projector costs `HW·C_in + r·C_in` instead of
+/// `HW·C_in·r`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TapCost {
     /// SNAP_PROJECT: GAP of `a_{ℓ-1}` (`HW_in·C_in` adds) plus `r·C_in` MACs.
     pub project_macs: u64,
-    /// SNAP_SURPRISAL: GAP of `a_ℓ` (`HW_out·C_out` adds), both heads (`2·r·C_out`), and the
-    /// standardized squared error (`C_out`).
+    /// SNAP_SURPRISAL: GAP of `a_ℓ` (`HW_out·C_out` adds) and both heads (`2·r·C_out`).
     pub surprisal_macs: u64,
-    /// Int8 weights and int32 biases: `r·C_in + 2·r·C_out` bytes + `4·(r + 2·C_out)`.
+    /// Int8 weights, int32 biases and the 256-entry int32 LUT of both ops.
     pub param_bytes: u64,
 }
 
@@ -88,19 +91,40 @@ impl TapCost {
     }
 }
 
-/// Cost of a tap at rank `r` (counts a GAP accumulate as one MAC, which errs on the high side).
+/// Cost of a tap at rank `r` (Gaussian variant, projector with bias).
 pub fn tap_cost(prev: &PreviousActivation, c_out: usize, out_hw: usize, r: usize) -> TapCost {
-    let (c_in, in_hw, c_out, out_hw, r) = (
-        prev.c_in as u64,
-        prev.in_hw as u64,
-        c_out as u64,
-        out_hw as u64,
-        r as u64,
-    );
+    let po = ProjectOptions {
+        c_in: prev.c_in,
+        r,
+        a_zp: 0,
+        z_zp: 0,
+        z_mult: 0,
+        z_shift: 0,
+    };
+    let so = SurprisalOptions {
+        c_out,
+        r,
+        variant: Variant::Gaussian,
+        b_scale: 0.0,
+        z_zp: 0,
+        a_zp: 0,
+        mu_mult: 0,
+        mu_shift: 0,
+        ls_mult: 0,
+        ls_shift: 0,
+        ls_zp: 0,
+        ls_scale: 1.0,
+        ls_min: -128,
+        ls_max: 127,
+        lut_frac: 16,
+        log_det: false,
+    };
+    let p = project::cost(&po, prev.in_hw, true);
+    let s = surprisal::cost(&so, out_hw);
     TapCost {
-        project_macs: in_hw * c_in + r * c_in,
-        surprisal_macs: out_hw * c_out + 2 * r * c_out + c_out,
-        param_bytes: r * c_in + 2 * r * c_out + 4 * (r + 2 * c_out),
+        project_macs: p.macs,
+        surprisal_macs: s.macs,
+        param_bytes: p.param_bytes + s.param_bytes,
     }
 }
 
@@ -422,6 +446,23 @@ mod tests {
         // A large one reaches the C_in cap.
         let ch = choose_rank(&c[4], 1_000_000_000, RankPolicy::default()).unwrap();
         assert_eq!(ch.rank, 64);
+    }
+
+    #[test]
+    fn cost_follows_app_l_with_gap_first() {
+        let prev = PreviousActivation {
+            tensor: 0,
+            c_in: 32,
+            in_hw: 64,
+        };
+        let c = tap_cost(&prev, 64, 64, 16);
+        assert_eq!(c.project_macs, 64 * 32 + 16 * 32);
+        assert_eq!(c.surprisal_macs, 64 * 64 + 2 * 16 * 64);
+        // P + its int32 bias, both heads + int32 biases, the int32 LUT.
+        assert_eq!(
+            c.param_bytes,
+            (16 * 32 + 4 * 16) + (2 * 16 * 64 + 8 * 64 + 1024)
+        );
     }
 
     #[test]

@@ -358,13 +358,20 @@ impl Model {
             .metadata
             .iter()
             .flatten()
-            .find(|m| m.name.as_deref() == Some(name))
-            .map(|m| m.buffer as usize);
-        if let Some(b) = existing.filter(|&b| b != 0) {
-            if let Some(buf) = self.t.buffers.as_mut().and_then(|v| v.get_mut(b)) {
-                buf.data = Some(data);
-                return b as u32;
+            .position(|m| m.name.as_deref() == Some(name));
+        if let Some(k) = existing {
+            let b = self.t.metadata.as_ref().map_or(0, |m| m[k].buffer as usize);
+            if b != 0 {
+                if let Some(buf) = self.t.buffers.as_mut().and_then(|v| v.get_mut(b)) {
+                    buf.data = Some(data);
+                    return b as u32;
+                }
             }
+            let buffer = self.add_buffer(data);
+            if let Some(m) = self.t.metadata.as_mut().and_then(|m| m.get_mut(k)) {
+                m.buffer = buffer;
+            }
+            return buffer;
         }
         let buffer = self.add_buffer(data);
         let mut m = MetadataT::default();

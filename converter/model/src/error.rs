@@ -18,7 +18,7 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
-    #[error("truncated model: the file has {len} bytes but its flatbuffer needs at least {needed}; copy or re-export the complete .tflite file")]
+    #[error("truncated model: the file has {len} bytes but its flatbuffer refers to byte {needed}; the file is cut off (or corrupt), copy or re-export the complete .tflite file")]
     Truncated { len: usize, needed: usize },
     #[error("not a TFLite model: no flatbuffer with the \"TFL3\" identifier (bytes 4..8 are {found}); pass a .tflite file")]
     NotFlatbuffer { found: String },

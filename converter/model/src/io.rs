@@ -28,11 +28,14 @@ pub struct Layout {
 
 /// Verifier limits: deep enough and large enough for any real TFLite model (2 GiB is the
 /// flatbuffer format's own limit), small enough that hostile input cannot run away.
-fn verifier_options() -> VerifierOptions {
+/// The apparent-size cap (bytes the verifier may visit, counting shared objects once per
+/// reference) scales with the file so a small hostile file cannot expand into gigabytes when
+/// unpacked; real models stay within a few times their size.
+fn verifier_options(len: usize) -> VerifierOptions {
     VerifierOptions {
         max_depth: 64,
         max_tables: 50_000_000,
-        max_apparent_size: 1 << 31,
+        max_apparent_size: len.saturating_mul(16).clamp(1 << 20, 1 << 31),
         ignore_missing_null_terminator: false,
     }
 }
@@ -55,6 +58,7 @@ fn one_line(e: &InvalidFlatbuffer) -> String {
 /// Classifies a verifier failure on a file that does carry the TFL3 identifier.
 fn verify_error(e: &InvalidFlatbuffer, len: usize) -> ModelError {
     match e {
+        // Data referenced past the end of the file: almost always a cut-off download or copy.
         InvalidFlatbuffer::RangeOutOfBounds { range, .. } if range.end > len => {
             ModelError::Truncated {
                 len,
@@ -77,7 +81,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(ModelT, Layout), ModelError> {
             needed: HEADER_LEN,
         });
     }
-    let opts = verifier_options();
+    let opts = verifier_options(len);
     let id = &bytes[4..HEADER_LEN];
     if id != tflite::MODEL_IDENTIFIER.as_bytes() {
         // A flatbuffer that verifies as a Model with subgraphs merely has the wrong identifier;

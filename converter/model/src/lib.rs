@@ -14,6 +14,8 @@ mod align;
 mod check;
 mod edit;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 mod model;
 pub mod opcode;

@@ -285,4 +285,11 @@ impl Model {
             .map(|(i, _)| i)
             .collect()
     }
+
+    /// Custom options bytes of `op` (flexbuffer for custom operators).
+    pub fn custom_options(&self, op: usize) -> Option<&[u8]> {
+        self.operators()
+            .get(op)
+            .and_then(|o| o.custom_options.as_deref())
+    }
 }

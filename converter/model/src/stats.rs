@@ -64,13 +64,13 @@ impl Model {
         match code {
             Some(OpCode::Builtin(b)) => match b {
                 B::CONV_2D if w.len() == 4 => {
-                    c.macs = out_elems * dims(&w[1..4]);
+                    c.macs = out_elems.saturating_mul(dims(&w[1..4]));
                 }
                 B::DEPTHWISE_CONV_2D if w.len() == 4 => {
-                    c.macs = out_elems * dims(&w[1..3]);
+                    c.macs = out_elems.saturating_mul(dims(&w[1..3]));
                 }
                 B::FULLY_CONNECTED if w.len() == 2 => {
-                    c.macs = out_elems * w[1].max(0) as u64;
+                    c.macs = out_elems.saturating_mul(w[1].max(0) as u64);
                 }
                 B::AVERAGE_POOL_2D | B::MAX_POOL_2D => {
                     let window = match self.op_options(op) {
@@ -79,7 +79,7 @@ impl Model {
                         }
                         _ => 1,
                     };
-                    c.ops = out_elems * window;
+                    c.ops = out_elems.saturating_mul(window);
                 }
                 B::MEAN => c.ops = dims(shape(ins.first())),
                 B::RESHAPE | B::PAD | B::CONCATENATION => {}
@@ -92,7 +92,7 @@ impl Model {
                         && s.len() >= 2
                         && self.tensor_type(i as usize) == Some(TensorType::INT8)
                     {
-                        c.macs += dims(s);
+                        c.macs = c.macs.saturating_add(dims(s));
                     }
                 }
                 c.ops = out_elems;
@@ -107,8 +107,8 @@ impl Model {
         (0..self.operators().len()).fold(OpCost::default(), |acc, op| {
             let c = self.op_cost(op);
             OpCost {
-                macs: acc.macs + c.macs,
-                ops: acc.ops + c.ops,
+                macs: acc.macs.saturating_add(c.macs),
+                ops: acc.ops.saturating_add(c.ops),
             }
         })
     }

@@ -14,8 +14,16 @@ fn object_tree_survives_rewrite() {
         let original = Model::load(&path).unwrap();
         let bytes = original.to_bytes().unwrap();
         let again = Model::from_bytes(&bytes).unwrap();
-        assert_eq!(original.object(), again.object(), "{rel}: object tree changed");
-        assert_eq!(bytes, again.to_bytes().unwrap(), "{rel}: rewrite is not stable");
+        assert_eq!(
+            original.object(),
+            again.object(),
+            "{rel}: object tree changed"
+        );
+        assert_eq!(
+            bytes,
+            again.to_bytes().unwrap(),
+            "{rel}: rewrite is not stable"
+        );
         // Constant data keeps the 16-byte alignment the schema asks for.
         let base = bytes.as_ptr() as usize;
         let fb = snapuq_model::schema::root_as_model(&bytes).unwrap();

@@ -5,6 +5,8 @@
 //!   and `SNAPUQ_LABELS`: an optional integer .npy of their labels (default
 //!   `digits_test_labels.npy` beside the default inputs; printed, never used to decide).
 //! * `SNAPUQ_SAMPLES`: how many samples to embed (default 8).
+//! * `SNAPUQ_ARENA_BYTES`: size of the executor's static arena (default: the tier's default in
+//!   `model.rs`); set it to the model's exact need to measure RAM exactly.
 //!
 //! Writes `model.tflite`, `inputs.bin` and `inputs.rs` (sizes, labels, sources) to `OUT_DIR`.
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ fn main() {
         "SNAPUQ_INPUTS",
         "SNAPUQ_LABELS",
         "SNAPUQ_SAMPLES",
+        "SNAPUQ_ARENA_BYTES",
     ] {
         println!("cargo:rerun-if-env-changed={k}");
     }
@@ -42,6 +45,13 @@ fn main() {
             .parse()
             .unwrap_or_else(|_| fail(&format!("SNAPUQ_SAMPLES={s} is not a count"))),
         None => 8,
+    };
+
+    let arena: usize = match env("SNAPUQ_ARENA_BYTES") {
+        Some(s) => s
+            .parse()
+            .unwrap_or_else(|_| fail(&format!("SNAPUQ_ARENA_BYTES={s} is not a byte count"))),
+        None => 0,
     };
 
     let model_bytes = read(&model);
@@ -89,7 +99,8 @@ fn main() {
          /// Labels of the embedded samples (empty when none were given), for the log only.\n\
          pub const LABELS: [i64; {nl}] = {labels:?};\n\
          /// Where the model came from.\npub const MODEL_SOURCE: &str = {ms:?};\n\
-         /// Where the inputs came from.\npub const INPUT_SOURCE: &str = {is:?};\n",
+         /// Where the inputs came from.\npub const INPUT_SOURCE: &str = {is:?};\n\
+         /// Arena bytes asked for at build time (0: the tier default).\npub const ARENA_BYTES: usize = {arena};\n",
         nl = label_list.len(),
         labels = label_list,
         ms = file_name(&model),

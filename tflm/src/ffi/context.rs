@@ -76,6 +76,16 @@ impl Ctx {
         };
     }
 
+    /// Reports a fixed message (no formatting machinery involved).
+    pub fn report_static(&self, message: &core::ffi::CStr) {
+        let Some(report) = self.get().report_error else {
+            return;
+        };
+        // SAFETY: runtime function with our context; both strings are static and
+        // NUL-terminated; "%s" consumes exactly the one argument.
+        unsafe { report(self.raw, c"%s".as_ptr(), message.as_ptr()) };
+    }
+
     /// Moves `value` into a persistent arena buffer (Init/Prepare only) and returns a pointer
     /// to it, aligned for `T` whatever alignment the runtime's allocator gives.
     pub fn persist<T>(&self, value: T) -> Option<*mut T> {
@@ -108,6 +118,9 @@ impl Ctx {
     }
 
     /// The scratch buffer `index` requested in Prepare (Invoke only), as `len` bytes.
+    // The buffer belongs to the runtime, not to `self`: the exclusive borrow comes from the
+    // runtime's guarantee that nothing else touches it during Invoke.
+    #[allow(clippy::mut_from_ref)]
     pub fn scratch(&self, index: c_int, len: usize) -> Option<&mut [u8]> {
         let get = self.get().get_scratch_buffer?;
         // SAFETY: runtime function with our context.
@@ -138,7 +151,7 @@ impl Ctx {
         // SAFETY: reading the union's `data` member, which aliases every other member.
         let data = unsafe { t.data.data };
         Ok(Tensor {
-            dtype: t.type_ as u8 as i32,
+            dtype: type_code(t.type_),
             dims,
             data,
         })
@@ -200,6 +213,7 @@ impl Node {
     ///
     /// # Safety
     /// `user_data` must be null or a pointer our own `init` produced for a `T`.
+    #[allow(clippy::mut_from_ref)] // the OpData lives in the arena, not in `self`
     pub unsafe fn user_data<T>(&self) -> Option<&mut T> {
         let p = self.get().user_data as *mut T;
         // SAFETY: per the contract the pointer is ours, aligned, initialised, and the runtime
@@ -245,16 +259,16 @@ pub trait Element: Copy {
     const TYPE: i32;
 }
 impl Element for i8 {
-    const TYPE: i32 = K_TF_LITE_INT8 as i32;
+    const TYPE: i32 = K_TF_LITE_INT8;
 }
 impl Element for u8 {
-    const TYPE: i32 = K_TF_LITE_UINT8 as i32;
+    const TYPE: i32 = K_TF_LITE_UINT8;
 }
 impl Element for i32 {
-    const TYPE: i32 = K_TF_LITE_INT32 as i32;
+    const TYPE: i32 = K_TF_LITE_INT32;
 }
 impl Element for f32 {
-    const TYPE: i32 = K_TF_LITE_FLOAT32 as i32;
+    const TYPE: i32 = K_TF_LITE_FLOAT32;
 }
 
 impl<'a> Tensor<'a> {
@@ -321,12 +335,9 @@ pub fn i8_from_bytes(bytes: &mut [u8]) -> &mut [i8] {
     unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr() as *mut i8, bytes.len()) }
 }
 
-/// `kTfLiteBool`.
-pub const K_TF_LITE_BOOL: i32 = 6;
-
 /// One-byte element types accepted for flag outputs (uint8, int8, bool).
 pub const K_BYTE_TYPES: [i32; 3] = [
-    K_TF_LITE_UINT8 as i32,
-    K_TF_LITE_INT8 as i32,
+    K_TF_LITE_UINT8,
+    K_TF_LITE_INT8,
     K_TF_LITE_BOOL,
 ];

@@ -29,20 +29,42 @@ pub const K_TF_LITE_OK: TfLiteStatus = 0;
 /// `kTfLiteError`.
 pub const K_TF_LITE_ERROR: TfLiteStatus = 1;
 
-/// `TfLiteType` (the values are fixed by the TFLite schema's `TensorType` mapping).
+/// `TfLiteType` as stored in `TfLiteEvalTensor::type`.
 pub type TfLiteType = CEnum;
-/// `kTfLiteFloat32`.
-pub const K_TF_LITE_FLOAT32: TfLiteType = 1;
+/// `kTfLiteFloat32` (type codes are `i32` here; [`type_code`] reads a stored one).
+pub const K_TF_LITE_FLOAT32: i32 = 1;
 /// `kTfLiteInt32`.
-pub const K_TF_LITE_INT32: TfLiteType = 2;
+pub const K_TF_LITE_INT32: i32 = 2;
 /// `kTfLiteUInt8`.
-pub const K_TF_LITE_UINT8: TfLiteType = 3;
+pub const K_TF_LITE_UINT8: i32 = 3;
 /// `kTfLiteInt64`.
-pub const K_TF_LITE_INT64: TfLiteType = 4;
+pub const K_TF_LITE_INT64: i32 = 4;
+/// `kTfLiteBool`.
+pub const K_TF_LITE_BOOL: i32 = 6;
 /// `kTfLiteInt16`.
-pub const K_TF_LITE_INT16: TfLiteType = 7;
+pub const K_TF_LITE_INT16: i32 = 7;
 /// `kTfLiteInt8`.
-pub const K_TF_LITE_INT8: TfLiteType = 9;
+pub const K_TF_LITE_INT8: i32 = 9;
+
+/// The type code stored in a `TfLiteEvalTensor`. Only its low byte is read: with
+/// `-fshort-enums` the C side stores one byte, otherwise a little-endian `int` whose low byte
+/// is the same value (all codes are < 256).
+#[allow(clippy::unnecessary_cast)] // `CEnum` is `u8` on bare-metal Arm, `c_int` on hosts.
+pub fn type_code(stored: TfLiteType) -> i32 {
+    stored as u8 as i32
+}
+
+/// A type code in the C side's storage width.
+#[allow(clippy::unnecessary_cast)] // `CEnum` is `u8` on bare-metal Arm, `c_int` on hosts.
+pub fn to_c_enum(code: i32) -> CEnum {
+    code as CEnum
+}
+
+/// A status as `i32` whatever the C side's enum width.
+#[allow(clippy::unnecessary_cast)] // `CEnum` is `u8` on bare-metal Arm, `c_int` on hosts.
+pub fn status_code(status: TfLiteStatus) -> i32 {
+    status as i32
+}
 
 /// Placeholder type for function-pointer members we never call.
 pub type UnusedFn = Option<unsafe extern "C" fn()>;

@@ -51,14 +51,11 @@ impl SnapOp for Project {
         let z = t.output::<i8>(project::OUTPUT_Z)?;
         let scratch = i8_from_bytes(scratch);
         #[cfg(feature = "cmsis-nn")]
-        {
-            return crate::cmsis_nn::project(&data.opts, plan, a, p, bias, z, scratch);
-        }
+        let result = crate::cmsis_nn::project(&data.opts, plan, a, p, bias, z, scratch);
         #[cfg(not(feature = "cmsis-nn"))]
-        {
-            project::eval::<super::Dot>(&data.opts, plan, a, p, bias, z, scratch)
-                .map_err(Failure::from)
-        }
+        let result = project::eval::<super::Dot>(&data.opts, plan, a, p, bias, z, scratch)
+            .map_err(Failure::from);
+        result
     }
 }
 

@@ -25,14 +25,24 @@ struct Args {
 }
 
 fn usage() -> String {
-    "usage: exec-bench --model M.tflite [--cifar train-5k.bin] [-n N] [--python PY] [--threads T]".into()
+    "usage: exec-bench --model M.tflite [--cifar train-5k.bin] [-n N] [--python PY] [--threads T]"
+        .into()
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { model: PathBuf::new(), cifar: None, n: 1000, python: None, threads: None };
+    let mut a = Args {
+        model: PathBuf::new(),
+        cifar: None,
+        n: 1000,
+        python: None,
+        threads: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
-        let mut val = || it.next().ok_or_else(|| format!("{k} needs a value\n{}", usage()));
+        let mut val = || {
+            it.next()
+                .ok_or_else(|| format!("{k} needs a value\n{}", usage()))
+        };
         match k.as_str() {
             "--model" => a.model = val()?.into(),
             "--cifar" => a.cifar = Some(val()?.into()),
@@ -57,7 +67,11 @@ fn read_cifar(path: &Path, n: usize) -> Result<Vec<Vec<u8>>, String> {
     const REC: usize = 3073;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.len() % REC != 0 || bytes.len() / REC < n {
-        return Err(format!("{}: need {n} CIFAR records of 3073 bytes, file has {} bytes", path.display(), bytes.len()));
+        return Err(format!(
+            "{}: need {n} CIFAR records of 3073 bytes, file has {} bytes",
+            path.display(),
+            bytes.len()
+        ));
     }
     Ok(bytes
         .chunks_exact(REC)
@@ -80,7 +94,9 @@ fn seeded(n: usize, len: usize) -> Vec<Vec<u8>> {
         .map(|_| {
             (0..len)
                 .map(|_| {
-                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     (s >> 56) as u8
                 })
                 .collect()
@@ -127,24 +143,37 @@ print(dt)
 fn run() -> Result<(), String> {
     let a = parse_args()?;
     if let Some(t) = a.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(t).build_global().map_err(|e| e.to_string())?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()
+            .map_err(|e| e.to_string())?;
     }
     let model = std::fs::read(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
     let resolver = OpResolver::new();
-    let need = arena_bytes_needed(&model, &resolver, Options::default()).map_err(|e| e.to_string())?;
+    let need =
+        arena_bytes_needed(&model, &resolver, Options::default()).map_err(|e| e.to_string())?;
     let mut arena = vec![0u8; need];
-    let it: Interpreter = Interpreter::new(&model, &mut arena, &resolver, Options::default()).map_err(|e| e.to_string())?;
+    let it: Interpreter = Interpreter::new(&model, &mut arena, &resolver, Options::default())
+        .map_err(|e| e.to_string())?;
     if it.input_count() != 1 || it.output_count() < 1 {
         return Err("exec-bench drives single-input models".into());
     }
-    let in_len = it.input_index(0).ok().and_then(|i| it.tensor_info(i)).map(|t| t.bytes).unwrap_or(0);
+    let in_len = it
+        .input_index(0)
+        .ok()
+        .and_then(|i| it.tensor_info(i))
+        .map(|t| t.bytes)
+        .unwrap_or(0);
     drop(it);
     let samples = match &a.cifar {
         Some(p) => read_cifar(p, a.n)?,
         None => seeded(a.n, in_len),
     };
     if samples[0].len() != in_len {
-        return Err(format!("model input is {in_len} bytes but a sample is {}", samples[0].len()));
+        return Err(format!(
+            "model input is {in_len} bytes but a sample is {}",
+            samples[0].len()
+        ));
     }
 
     // Ours: one warm-up sample, then the timed batch.
@@ -168,9 +197,17 @@ fn run() -> Result<(), String> {
         .arg(&outp)
         .arg(a.n.to_string())
         .output()
-        .map_err(|e| format!("cannot start {}: {e} (pass --python or set SNAPUQ_PYTHON)", py.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot start {}: {e} (pass --python or set SNAPUQ_PYTHON)",
+                py.display()
+            )
+        })?;
     if !o.status.success() {
-        return Err(format!("oracle failed: {}", String::from_utf8_lossy(&o.stderr)));
+        return Err(format!(
+            "oracle failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ));
     }
     let oracle_s: f64 = String::from_utf8_lossy(&o.stdout)
         .trim()
@@ -179,12 +216,19 @@ fn run() -> Result<(), String> {
     let oracle_out = std::fs::read(&outp).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&dir);
 
-    let ours_out: Vec<u8> = ours.iter().flat_map(|r| r.outputs[0].iter().copied()).collect();
+    let ours_out: Vec<u8> = ours
+        .iter()
+        .flat_map(|r| r.outputs[0].iter().copied())
+        .collect();
     let identical = ours_out == oracle_out;
     let ours_rate = a.n as f64 / ours_s;
     let oracle_rate = a.n as f64 / oracle_s;
     println!("model: {}", a.model.display());
-    println!("samples: {} ({} threads)", a.n, rayon::current_num_threads());
+    println!(
+        "samples: {} ({} threads)",
+        a.n,
+        rayon::current_num_threads()
+    );
     println!("snapuq-exec: {ours_rate:.1} samples/s ({ours_s:.3} s)");
     println!("tflite-micro (PyPI): {oracle_rate:.1} samples/s ({oracle_s:.3} s)");
     println!("ratio: {:.1}x", ours_rate / oracle_rate);

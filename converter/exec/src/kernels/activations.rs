@@ -30,16 +30,20 @@ pub fn prepare_relu(s_in: f32, zp_in: i32, s_out: f32, zp_out: i32) -> ReluParam
 /// RELU.
 pub fn eval_relu(p: &ReluParams, input: &[i8], output: &mut [i8]) {
     for (o, &x) in output.iter_mut().zip(input) {
-        let v = p
-            .output_offset
-            .wrapping_add(mul_by_quantized_multiplier(i32::from(x) - p.input_offset, p.multiplier, p.shift));
+        let v = p.output_offset.wrapping_add(mul_by_quantized_multiplier(
+            i32::from(x) - p.input_offset,
+            p.multiplier,
+            p.shift,
+        ));
         *o = v.clamp(p.act_min, p.act_max) as i8;
     }
 }
 
 /// RELU6 bounds in the input's quantization (TFLM `Relu6Prepare`: `FloatToQuantizedType`).
 pub fn prepare_relu6(s_in: f32, zp_in: i32) -> (i8, i8) {
-    let six = (libm::roundf(6.0 / s_in) as i32).saturating_add(zp_in).clamp(-128, 127);
+    let six = (libm::roundf(6.0 / s_in) as i32)
+        .saturating_add(zp_in)
+        .clamp(-128, 127);
     (zp_in.clamp(-128, 127) as i8, six as i8)
 }
 

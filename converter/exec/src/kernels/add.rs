@@ -22,7 +22,15 @@ pub struct AddParams {
 }
 
 /// TFLM `CalculateOpDataAdd` for int8 tensors.
-pub fn prepare(s1: f32, zp1: i32, s2: f32, zp2: i32, so: f32, zpo: i32, act: Activation) -> AddParams {
+pub fn prepare(
+    s1: f32,
+    zp1: i32,
+    s2: f32,
+    zp2: i32,
+    so: f32,
+    zpo: i32,
+    act: Activation,
+) -> AddParams {
     let left_shift = 20;
     let twice_max = 2.0 * f64::from(s1.max(s2));
     let m1 = quantize_multiplier(f64::from(s1) / twice_max);

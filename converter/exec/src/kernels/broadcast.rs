@@ -34,7 +34,11 @@ impl Broadcast {
                 _ => return None,
             };
         }
-        Some(Broadcast { out, stride1: strides(&ea, &out), stride2: strides(&eb, &out) })
+        Some(Broadcast {
+            out,
+            stride1: strides(&ea, &out),
+            stride2: strides(&eb, &out),
+        })
     }
 
     /// Number of output elements.
@@ -83,7 +87,17 @@ mod tests {
         let bc = Broadcast::new(&a, &b).unwrap();
         let mut seen = vec![];
         bc.for_each(|o, i, j| seen.push((o, i, j)));
-        assert_eq!(seen, vec![(0, 0, 0), (1, 1, 1), (2, 2, 2), (3, 3, 0), (4, 4, 1), (5, 5, 2)]);
+        assert_eq!(
+            seen,
+            vec![
+                (0, 0, 0),
+                (1, 1, 1),
+                (2, 2, 2),
+                (3, 3, 0),
+                (4, 4, 1),
+                (5, 5, 2)
+            ]
+        );
         assert!(Broadcast::new(&a, &Shape::new(&[2]).unwrap()).is_none());
     }
 }

@@ -7,6 +7,10 @@
 //! border pixels sum only the filter taps that fall inside the image. Integer addition is exact,
 //! so this ordering gives TFLM's bits.
 use super::{dot, requantize, PerChannel};
+use wide::{i16x8, i32x4};
+
+/// Largest im2col patch (kh·kw·in_c) the patch path gathers on the stack.
+pub const PATCH_MAX: usize = 2304;
 
 /// Geometry and quantization of one CONV_2D (TFLM `OpDataConv`, minus the per-channel arrays).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,7 +53,37 @@ impl ConvParams {
 
 /// Runs the convolution. Slices must have the sizes [`ConvParams::sizes`] gives (checked at
 /// prepare by the interpreter; here a short slice only shortens the work, never panics).
-pub fn eval(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], output: &mut [i8]) {
+///
+/// `filter16`, when given, is the same filter widened to i16 at prepare (see
+/// [`crate::Options::widen_filters`]): the patch path then skips widening in its inner loop.
+pub fn eval(
+    p: &ConvParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    filter: &[i8],
+    filter16: Option<&[i16]>,
+    output: &mut [i8],
+) {
+    let (n_in, n_f, n_out) = p.sizes();
+    if input.len() < n_in || filter.len() < n_f || output.len() < n_out || p.filter_in_c == 0 {
+        return;
+    }
+    if pc.multiplier.len() < p.out_c || pc.bias.len() < p.out_c {
+        return;
+    }
+    if p.filter_in_c == p.in_c && p.k_h * p.k_w * p.in_c <= PATCH_MAX {
+        match filter16 {
+            Some(f16) if f16.len() >= n_f => eval_patch(p, pc, input, &Widened(f16), output),
+            _ => eval_patch(p, pc, input, &Narrow(filter), output),
+        }
+    } else {
+        eval_rows(p, pc, input, filter, output);
+    }
+}
+
+/// Row path: dot products over whole filter rows straight from the int8 input, zero point
+/// folded out through the filter sums (any group count, any patch size).
+fn eval_rows(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], output: &mut [i8]) {
     let (n_in, n_f, n_out) = p.sizes();
     if input.len() < n_in || filter.len() < n_f || output.len() < n_out || p.filter_in_c == 0 {
         return;
@@ -142,6 +176,148 @@ pub fn eval(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], ou
     }
 }
 
+/// Filter storage the patch path reads eight weights at a time from.
+trait Filter {
+    fn load8(&self, at: usize) -> i16x8;
+    fn get(&self, at: usize) -> i32;
+}
+
+struct Narrow<'f>(&'f [i8]);
+struct Widened<'f>(&'f [i16]);
+
+impl Filter for Narrow<'_> {
+    #[inline(always)]
+    fn load8(&self, at: usize) -> i16x8 {
+        widen(&self.0[at..at + 8])
+    }
+    #[inline(always)]
+    fn get(&self, at: usize) -> i32 {
+        i32::from(self.0[at])
+    }
+}
+
+impl Filter for Widened<'_> {
+    #[inline(always)]
+    fn load8(&self, at: usize) -> i16x8 {
+        i16x8::from_slice_unaligned(&self.0[at..at + 8])
+    }
+    #[inline(always)]
+    fn get(&self, at: usize) -> i32 {
+        i32::from(self.0[at])
+    }
+}
+
+#[inline(always)]
+fn widen(f: &[i8]) -> i16x8 {
+    i16x8::new([
+        i16::from(f[0]),
+        i16::from(f[1]),
+        i16::from(f[2]),
+        i16::from(f[3]),
+        i16::from(f[4]),
+        i16::from(f[5]),
+        i16::from(f[6]),
+        i16::from(f[7]),
+    ])
+}
+
+/// Patch path (groups = 1): for each output pixel, gathers the receptive field once as i16
+/// values `x − zp_in` (0 outside the image, which is exactly TFLM's "skip the tap"), then runs
+/// 16-bit multiply-add dot products (`pmaddwd` on x86) against four filters at a time, so each
+/// patch load feeds four output channels.
+fn eval_patch<F: Filter>(
+    p: &ConvParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    filter: &F,
+    output: &mut [i8],
+) {
+    let plen = p.k_h * p.k_w * p.in_c;
+    let mut patch = [0i16; PATCH_MAX];
+    let chunks = plen / 8;
+    let mut out_i = 0;
+    for b in 0..p.batches {
+        for oy in 0..p.out_h {
+            let iy0 = (oy * p.stride_h) as isize - p.pad_h as isize;
+            for ox in 0..p.out_w {
+                let ix0 = (ox * p.stride_w) as isize - p.pad_w as isize;
+                let mut k = 0;
+                for fy in 0..p.k_h {
+                    let iy = iy0 + (fy * p.dilation_h) as isize;
+                    for fx in 0..p.k_w {
+                        let ix = ix0 + (fx * p.dilation_w) as isize;
+                        let dst = &mut patch[k..k + p.in_c];
+                        if iy < 0 || ix < 0 || iy >= p.in_h as isize || ix >= p.in_w as isize {
+                            dst.fill(0);
+                        } else {
+                            let src = &input
+                                [((b * p.in_h + iy as usize) * p.in_w + ix as usize) * p.in_c..]
+                                [..p.in_c];
+                            for (d, &x) in dst.iter_mut().zip(src) {
+                                *d = (i32::from(x) + p.input_offset) as i16;
+                            }
+                        }
+                        k += p.in_c;
+                    }
+                }
+                let pv = &patch[..plen];
+                let mut oc = 0;
+                while oc + 4 <= p.out_c {
+                    let fb = oc * plen;
+                    let (b1, b2, b3) = (fb + plen, fb + 2 * plen, fb + 3 * plen);
+                    let (mut a0, mut a1, mut a2, mut a3) =
+                        (i32x4::ZERO, i32x4::ZERO, i32x4::ZERO, i32x4::ZERO);
+                    for c in 0..chunks {
+                        let x = i16x8::from_slice_unaligned(&pv[8 * c..8 * c + 8]);
+                        a0 += x.dot(filter.load8(fb + 8 * c));
+                        a1 += x.dot(filter.load8(b1 + 8 * c));
+                        a2 += x.dot(filter.load8(b2 + 8 * c));
+                        a3 += x.dot(filter.load8(b3 + 8 * c));
+                    }
+                    for (j, a) in [a0, a1, a2, a3].iter().enumerate() {
+                        let base = fb + j * plen;
+                        let mut sum = a.reduce_add();
+                        for (t, &x) in pv.iter().enumerate().skip(8 * chunks) {
+                            sum = sum.wrapping_add(i32::from(x) * filter.get(base + t));
+                        }
+                        let c = oc + j;
+                        output[out_i + c] = requantize(
+                            sum.wrapping_add(pc.bias[c]),
+                            pc.multiplier[c],
+                            pc.shift[c],
+                            p.output_offset,
+                            p.act_min,
+                            p.act_max,
+                        );
+                    }
+                    oc += 4;
+                }
+                for c in oc..p.out_c {
+                    let base = c * plen;
+                    let mut acc = i32x4::ZERO;
+                    for k8 in 0..chunks {
+                        acc += i16x8::from_slice_unaligned(&pv[8 * k8..8 * k8 + 8])
+                            .dot(filter.load8(base + 8 * k8));
+                    }
+                    let mut sum = acc.reduce_add();
+                    for (t, &x) in pv.iter().enumerate().skip(8 * chunks) {
+                        sum = sum.wrapping_add(i32::from(x) * filter.get(base + t));
+                    }
+                    output[out_i + c] = requantize(
+                        sum.wrapping_add(pc.bias[c]),
+                        pc.multiplier[c],
+                        pc.shift[c],
+                        p.output_offset,
+                        p.act_min,
+                        p.act_max,
+                    );
+                }
+                out_i += p.out_c;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,20 +333,37 @@ mod tests {
                         let mut acc = 0i32;
                         for fy in 0..p.k_h {
                             for fx in 0..p.k_w {
-                                let iy = (oy * p.stride_h + fy * p.dilation_h) as isize - p.pad_h as isize;
-                                let ix = (ox * p.stride_w + fx * p.dilation_w) as isize - p.pad_w as isize;
-                                if iy < 0 || ix < 0 || iy >= p.in_h as isize || ix >= p.in_w as isize {
+                                let iy = (oy * p.stride_h + fy * p.dilation_h) as isize
+                                    - p.pad_h as isize;
+                                let ix = (ox * p.stride_w + fx * p.dilation_w) as isize
+                                    - p.pad_w as isize;
+                                if iy < 0
+                                    || ix < 0
+                                    || iy >= p.in_h as isize
+                                    || ix >= p.in_w as isize
+                                {
                                     continue;
                                 }
                                 for ic in 0..p.filter_in_c {
-                                    let x = input[((b * p.in_h + iy as usize) * p.in_w + ix as usize) * p.in_c + ic];
-                                    let f = filter[((oc * p.k_h + fy) * p.k_w + fx) * p.filter_in_c + ic];
+                                    let x = input[((b * p.in_h + iy as usize) * p.in_w
+                                        + ix as usize)
+                                        * p.in_c
+                                        + ic];
+                                    let f = filter
+                                        [((oc * p.k_h + fy) * p.k_w + fx) * p.filter_in_c + ic];
                                     acc += i32::from(f) * (i32::from(x) + p.input_offset);
                                 }
                             }
                         }
                         acc += pc.bias[oc];
-                        out.push(requantize(acc, pc.multiplier[oc], pc.shift[oc], p.output_offset, p.act_min, p.act_max));
+                        out.push(requantize(
+                            acc,
+                            pc.multiplier[oc],
+                            pc.shift[oc],
+                            p.output_offset,
+                            p.act_min,
+                            p.act_max,
+                        ));
                     }
                 }
             }
@@ -182,9 +375,26 @@ mod tests {
     fn folded_conv_matches_reference_loop_with_padding_and_dilation() {
         for &(stride, dil, pad) in &[(1, 1, 1), (2, 1, 1), (1, 2, 2), (2, 1, 0)] {
             let p = ConvParams {
-                batches: 2, in_h: 7, in_w: 6, in_c: 3, out_h: 4, out_w: 3, out_c: 5, k_h: 3, k_w: 3,
-                filter_in_c: 3, stride_h: stride, stride_w: stride, dilation_h: dil, dilation_w: dil,
-                pad_h: pad, pad_w: pad, input_offset: 17, output_offset: -5, act_min: -128, act_max: 127,
+                batches: 2,
+                in_h: 7,
+                in_w: 6,
+                in_c: 3,
+                out_h: 4,
+                out_w: 3,
+                out_c: 5,
+                k_h: 3,
+                k_w: 3,
+                filter_in_c: 3,
+                stride_h: stride,
+                stride_w: stride,
+                dilation_h: dil,
+                dilation_w: dil,
+                pad_h: pad,
+                pad_w: pad,
+                input_offset: 17,
+                output_offset: -5,
+                act_min: -128,
+                act_max: 127,
             };
             let (ni, nf, no) = p.sizes();
             let input: Vec<i8> = (0..ni).map(|i| ((i * 37 + 11) % 256) as u8 as i8).collect();
@@ -193,11 +403,34 @@ mod tests {
             let mult = vec![m.multiplier; 5];
             let shift = vec![m.shift; 5];
             let bias: Vec<i32> = (0..5).map(|c| c * 100 - 200).collect();
-            let fsum: Vec<i32> = filter.chunks(nf / 5).map(|c| c.iter().map(|&v| i32::from(v)).sum()).collect();
-            let pc = PerChannel { multiplier: &mult, shift: &shift, bias: &bias, filter_sum: &fsum };
+            let fsum: Vec<i32> = filter
+                .chunks(nf / 5)
+                .map(|c| c.iter().map(|&v| i32::from(v)).sum())
+                .collect();
+            let pc = PerChannel {
+                multiplier: &mult,
+                shift: &shift,
+                bias: &bias,
+                filter_sum: &fsum,
+            };
             let mut out = vec![0i8; no];
-            eval(&p, &pc, &input, &filter, &mut out);
-            assert_eq!(out, naive(&p, &pc, &input, &filter), "stride {stride} dil {dil} pad {pad}");
+            eval(&p, &pc, &input, &filter, None, &mut out);
+            let wide16: Vec<i16> = filter.iter().map(|&f| i16::from(f)).collect();
+            let mut out16 = vec![0i8; no];
+            eval(&p, &pc, &input, &filter, Some(&wide16), &mut out16);
+            assert_eq!(
+                out16, out,
+                "widened filters, stride {stride} dil {dil} pad {pad}"
+            );
+            assert_eq!(
+                out,
+                naive(&p, &pc, &input, &filter),
+                "stride {stride} dil {dil} pad {pad}"
+            );
+            // The row path (used for patches too big for the stack) must agree as well.
+            let mut rows = vec![0i8; no];
+            eval_rows(&p, &pc, &input, &filter, &mut rows);
+            assert_eq!(rows, out, "row path, stride {stride} dil {dil} pad {pad}");
         }
     }
 }

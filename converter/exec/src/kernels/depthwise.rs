@@ -47,10 +47,20 @@ impl DepthwiseParams {
 const BLOCK: usize = 64;
 
 /// Runs the depthwise convolution (short slices make it return without writing).
-pub fn eval(p: &DepthwiseParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], output: &mut [i8]) {
+pub fn eval(
+    p: &DepthwiseParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    filter: &[i8],
+    output: &mut [i8],
+) {
     let (n_in, n_f, n_out) = p.sizes();
     let out_c = p.out_c();
-    if input.len() < n_in || filter.len() < n_f || output.len() < n_out || pc.multiplier.len() < out_c {
+    if input.len() < n_in
+        || filter.len() < n_f
+        || output.len() < n_out
+        || pc.multiplier.len() < out_c
+    {
         return;
     }
     for b in 0..p.batches {
@@ -74,17 +84,22 @@ pub fn eval(p: &DepthwiseParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8
                                 if ix < 0 || ix >= p.in_w as isize {
                                     continue;
                                 }
-                                let xs = &input[((b * p.in_h + iy as usize) * p.in_w + ix as usize) * p.in_c + c0..][..n];
+                                let xs = &input[((b * p.in_h + iy as usize) * p.in_w
+                                    + ix as usize)
+                                    * p.in_c
+                                    + c0..][..n];
                                 let fs = &filter[(fy * p.k_w + fx) * out_c + c0..][..n];
                                 for ((a, &x), &f) in acc[..n].iter_mut().zip(xs).zip(fs) {
-                                    *a = a.wrapping_add(i32::from(f) * (i32::from(x) + p.input_offset));
+                                    *a = a.wrapping_add(
+                                        i32::from(f) * (i32::from(x) + p.input_offset),
+                                    );
                                 }
                             }
                         }
-                        for j in 0..n {
+                        for (j, &a) in acc.iter().enumerate().take(n) {
                             let oc = c0 + j;
                             output[out_base + oc] = requantize(
-                                acc[j].wrapping_add(pc.bias[oc]),
+                                a.wrapping_add(pc.bias[oc]),
                                 pc.multiplier[oc],
                                 pc.shift[oc],
                                 p.output_offset,
@@ -109,9 +124,14 @@ pub fn eval(p: &DepthwiseParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8
                                     if ix < 0 || ix >= p.in_w as isize {
                                         continue;
                                     }
-                                    let x = input[((b * p.in_h + iy as usize) * p.in_w + ix as usize) * p.in_c + ic];
+                                    let x = input[((b * p.in_h + iy as usize) * p.in_w
+                                        + ix as usize)
+                                        * p.in_c
+                                        + ic];
                                     let f = filter[(fy * p.k_w + fx) * out_c + oc];
-                                    acc = acc.wrapping_add(i32::from(f) * (i32::from(x) + p.input_offset));
+                                    acc = acc.wrapping_add(
+                                        i32::from(f) * (i32::from(x) + p.input_offset),
+                                    );
                                 }
                             }
                             output[out_base + oc] = requantize(
@@ -139,9 +159,25 @@ mod tests {
         // With multiplier 2 and the odd filter channels zeroed, the even output channels must
         // equal a multiplier-1 run over the even filter channels.
         let base = DepthwiseParams {
-            batches: 1, in_h: 5, in_w: 4, in_c: 3, out_h: 5, out_w: 4, depth_multiplier: 1, k_h: 3,
-            k_w: 3, stride_h: 1, stride_w: 1, dilation_h: 1, dilation_w: 1, pad_h: 1, pad_w: 1,
-            input_offset: 3, output_offset: 1, act_min: -128, act_max: 127,
+            batches: 1,
+            in_h: 5,
+            in_w: 4,
+            in_c: 3,
+            out_h: 5,
+            out_w: 4,
+            depth_multiplier: 1,
+            k_h: 3,
+            k_w: 3,
+            stride_h: 1,
+            stride_w: 1,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_h: 1,
+            pad_w: 1,
+            input_offset: 3,
+            output_offset: 1,
+            act_min: -128,
+            act_max: 127,
         };
         let input: Vec<i8> = (0..60).map(|i| ((i * 29 + 5) % 256) as u8 as i8).collect();
         let f1: Vec<i8> = (0..27).map(|i| ((i * 41 + 3) % 256) as u8 as i8).collect();
@@ -153,11 +189,24 @@ mod tests {
         }
         let m = crate::quant::quantize_multiplier(0.004);
         let ones = |n: usize, v: i32| vec![v; n];
-        let (mu, sh, bi, fs) = (ones(6, m.multiplier), ones(6, m.shift), ones(6, 10), ones(6, 0));
-        let pc = PerChannel { multiplier: &mu, shift: &sh, bias: &bi, filter_sum: &fs };
+        let (mu, sh, bi, fs) = (
+            ones(6, m.multiplier),
+            ones(6, m.shift),
+            ones(6, 10),
+            ones(6, 0),
+        );
+        let pc = PerChannel {
+            multiplier: &mu,
+            shift: &sh,
+            bias: &bi,
+            filter_sum: &fs,
+        };
         let mut o1 = vec![0i8; 60];
         eval(&base, &pc, &input, &f1, &mut o1);
-        let p2 = DepthwiseParams { depth_multiplier: 2, ..base };
+        let p2 = DepthwiseParams {
+            depth_multiplier: 2,
+            ..base
+        };
         let mut o2 = vec![0i8; 120];
         eval(&p2, &pc, &input, &f2, &mut o2);
         for px in 0..20 {

@@ -23,7 +23,13 @@ pub struct FullyConnectedParams {
 }
 
 /// Runs the layer (short slices make it return without writing).
-pub fn eval(p: &FullyConnectedParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], output: &mut [i8]) {
+pub fn eval(
+    p: &FullyConnectedParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    filter: &[i8],
+    output: &mut [i8],
+) {
     if input.len() < p.batches * p.depth
         || filter.len() < p.units * p.depth
         || output.len() < p.batches * p.units
@@ -42,7 +48,14 @@ pub fn eval(p: &FullyConnectedParams, pc: &PerChannel<'_>, input: &[i8], filter:
                 .wrapping_add(p.filter_offset.wrapping_mul(xsum))
                 .wrapping_add(k.wrapping_mul(p.filter_offset).wrapping_mul(p.input_offset))
                 .wrapping_add(pc.bias[u]);
-            output[b * p.units + u] = requantize(acc, pc.multiplier[u], pc.shift[u], p.output_offset, p.act_min, p.act_max);
+            output[b * p.units + u] = requantize(
+                acc,
+                pc.multiplier[u],
+                pc.shift[u],
+                p.output_offset,
+                p.act_min,
+                p.act_max,
+            );
         }
     }
 }
@@ -54,24 +67,44 @@ mod tests {
     #[test]
     fn expansion_equals_offset_products() {
         let p = FullyConnectedParams {
-            batches: 2, depth: 5, units: 3, input_offset: 7, filter_offset: -2, output_offset: 4,
-            act_min: -128, act_max: 127,
+            batches: 2,
+            depth: 5,
+            units: 3,
+            input_offset: 7,
+            filter_offset: -2,
+            output_offset: 4,
+            act_min: -128,
+            act_max: 127,
         };
         let x: Vec<i8> = vec![1, -5, 100, -128, 127, 3, 3, 3, -3, 0];
         let w: Vec<i8> = (0..15).map(|i| (i * 19 % 200) as i8).collect();
         let m = crate::quant::quantize_multiplier(0.001);
-        let fsum: Vec<i32> = w.chunks(5).map(|c| c.iter().map(|&v| i32::from(v)).sum()).collect();
+        let fsum: Vec<i32> = w
+            .chunks(5)
+            .map(|c| c.iter().map(|&v| i32::from(v)).sum())
+            .collect();
         let (mu, sh, bi) = (vec![m.multiplier; 3], vec![m.shift; 3], vec![5, -5, 50]);
-        let pc = PerChannel { multiplier: &mu, shift: &sh, bias: &bi, filter_sum: &fsum };
+        let pc = PerChannel {
+            multiplier: &mu,
+            shift: &sh,
+            bias: &bi,
+            filter_sum: &fsum,
+        };
         let mut out = vec![0i8; 6];
         eval(&p, &pc, &x, &w, &mut out);
         for b in 0..2 {
             for u in 0..3 {
                 let acc: i32 = (0..5)
-                    .map(|i| (i32::from(w[u * 5 + i]) + p.filter_offset) * (i32::from(x[b * 5 + i]) + p.input_offset))
+                    .map(|i| {
+                        (i32::from(w[u * 5 + i]) + p.filter_offset)
+                            * (i32::from(x[b * 5 + i]) + p.input_offset)
+                    })
                     .sum::<i32>()
                     + bi[u];
-                assert_eq!(out[b * 3 + u], requantize(acc, m.multiplier, m.shift, 4, -128, 127));
+                assert_eq!(
+                    out[b * 3 + u],
+                    requantize(acc, m.multiplier, m.shift, 4, -128, 127)
+                );
             }
         }
     }

@@ -20,7 +20,14 @@ pub struct MeanParams {
 }
 
 /// Derives the parameters; `axes` may be negative. `None` on an axis out of range.
-pub fn prepare(input: &Shape, axes: &[i32], s_in: f32, zp_in: i32, s_out: f32, zp_out: i32) -> Option<MeanParams> {
+pub fn prepare(
+    input: &Shape,
+    axes: &[i32],
+    s_in: f32,
+    zp_in: i32,
+    s_out: f32,
+    zp_out: i32,
+) -> Option<MeanParams> {
     let rank = input.rank();
     let mut reduced = [false; MAX_DIMS];
     for &a in axes {
@@ -66,17 +73,26 @@ pub fn eval(p: &MeanParams, input: &[i8], output: &mut [i8]) {
         stride[d] = acc;
         acc *= p.input[d];
     }
-    let kept: usize = (0..p.rank).filter(|&d| !p.reduced[d]).map(|d| p.input[d]).product();
+    let kept: usize = (0..p.rank)
+        .filter(|&d| !p.reduced[d])
+        .map(|d| p.input[d])
+        .product();
     if output.len() < kept {
         return;
     }
     let mut kidx = [0usize; MAX_DIMS];
     for o in output.iter_mut().take(kept) {
-        let base: usize = (0..p.rank).filter(|&d| !p.reduced[d]).map(|d| kidx[d] * stride[d]).sum();
+        let base: usize = (0..p.rank)
+            .filter(|&d| !p.reduced[d])
+            .map(|d| kidx[d] * stride[d])
+            .sum();
         let mut sum: i32 = 0;
         let mut ridx = [0usize; MAX_DIMS];
         'inner: loop {
-            let off: usize = (0..p.rank).filter(|&d| p.reduced[d]).map(|d| ridx[d] * stride[d]).sum();
+            let off: usize = (0..p.rank)
+                .filter(|&d| p.reduced[d])
+                .map(|d| ridx[d] * stride[d])
+                .sum();
             sum = sum.wrapping_add(i32::from(input[base + off]));
             let mut d = p.rank;
             loop {
@@ -95,7 +111,8 @@ pub fn eval(p: &MeanParams, input: &[i8], output: &mut [i8]) {
             }
         }
         let shifted = sum.wrapping_sub(p.input_zero_point.wrapping_mul(p.count as i32));
-        let v = mul_by_quantized_multiplier(shifted, p.multiplier, p.shift).wrapping_add(p.output_zero_point);
+        let v = mul_by_quantized_multiplier(shifted, p.multiplier, p.shift)
+            .wrapping_add(p.output_zero_point);
         *o = v.clamp(-128, 127) as i8;
         // Advance the kept-dims odometer.
         let mut d = p.rank;

@@ -56,6 +56,9 @@ pub fn split_per_channel(words: &[i32], channels: usize) -> Option<PerChannel<'_
 /// double precision (TFLM `PopulateConvolutionQuantizationParams`), bias read little-endian from
 /// the model bytes, and per-channel filter sums over `filter` laid out channel-major in
 /// `channel_stride` groups (or interleaved when `interleaved` is true: depthwise `[.., C]`).
+// The arguments are the independent facts TFLM's Prepare reads off three tensors; bundling them
+// in a struct used once would only move the list.
+#[allow(clippy::too_many_arguments)]
 pub fn fill_per_channel(
     words: &mut [i32],
     channels: usize,
@@ -86,12 +89,14 @@ pub fn fill_per_channel(
     }
     if interleaved {
         for (k, &f) in filter.iter().enumerate() {
-            filter_sum[k % channels] += i32::from(f);
+            filter_sum[k % channels] = filter_sum[k % channels].wrapping_add(i32::from(f));
         }
     } else {
         let per = filter.len() / channels;
         for (c, chunk) in filter.chunks_exact(per.max(1)).take(channels).enumerate() {
-            filter_sum[c] = chunk.iter().map(|&f| i32::from(f)).sum();
+            filter_sum[c] = chunk
+                .iter()
+                .fold(0i32, |a, &f| a.wrapping_add(i32::from(f)));
         }
     }
 }
@@ -99,14 +104,22 @@ pub fn fill_per_channel(
 /// i8·i8 dot product with i32 accumulation, written so LLVM vectorizes it.
 #[inline(always)]
 pub fn dot(a: &[i8], b: &[i8]) -> i32 {
-    a.iter()
-        .zip(b)
-        .fold(0i32, |acc, (&x, &y)| acc.wrapping_add(i32::from(x) * i32::from(y)))
+    a.iter().zip(b).fold(0i32, |acc, (&x, &y)| {
+        acc.wrapping_add(i32::from(x) * i32::from(y))
+    })
 }
 
 /// Requantizes an i32 accumulator to int8 with clamping.
 #[inline(always)]
-pub fn requantize(acc: i32, multiplier: i32, shift: i32, output_offset: i32, min: i32, max: i32) -> i8 {
-    let v = crate::quant::mul_by_quantized_multiplier(acc, multiplier, shift).wrapping_add(output_offset);
+pub fn requantize(
+    acc: i32,
+    multiplier: i32,
+    shift: i32,
+    output_offset: i32,
+    min: i32,
+    max: i32,
+) -> i8 {
+    let v = crate::quant::mul_by_quantized_multiplier(acc, multiplier, shift)
+        .wrapping_add(output_offset);
     v.clamp(min, max) as i8
 }

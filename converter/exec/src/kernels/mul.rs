@@ -1,7 +1,9 @@
 //! MUL, int8, as TFLM's `reference_integer_ops::Mul` / `BroadcastMul4DSlow`:
 //! zp_out + MultiplyByQuantizedMultiplier((a − zp_a)(b − zp_b), s_a·s_b/s_out), clamped.
 use super::broadcast::Broadcast;
-use crate::quant::{activation_range_i8, mul_by_quantized_multiplier, quantize_multiplier, Activation};
+use crate::quant::{
+    activation_range_i8, mul_by_quantized_multiplier, quantize_multiplier, Activation,
+};
 
 /// TFLM `OpDataMul` for int8.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -16,7 +18,15 @@ pub struct MulParams {
 }
 
 /// TFLM `CalculateOpDataMul` for int8 tensors.
-pub fn prepare(s1: f32, zp1: i32, s2: f32, zp2: i32, so: f32, zpo: i32, act: Activation) -> MulParams {
+pub fn prepare(
+    s1: f32,
+    zp1: i32,
+    s2: f32,
+    zp2: i32,
+    so: f32,
+    zpo: i32,
+    act: Activation,
+) -> MulParams {
     let m = quantize_multiplier(f64::from(s1) * f64::from(s2) / f64::from(so));
     let (act_min, act_max) = activation_range_i8(act, so, zpo);
     MulParams {
@@ -33,9 +43,11 @@ pub fn prepare(s1: f32, zp1: i32, s2: f32, zp2: i32, so: f32, zpo: i32, act: Act
 #[inline(always)]
 fn mul_one(p: &MulParams, a: i8, b: i8) -> i8 {
     let prod = (p.input1_offset + i32::from(a)) * (p.input2_offset + i32::from(b));
-    let v = p
-        .output_offset
-        .wrapping_add(mul_by_quantized_multiplier(prod, p.output_multiplier, p.output_shift));
+    let v = p.output_offset.wrapping_add(mul_by_quantized_multiplier(
+        prod,
+        p.output_multiplier,
+        p.output_shift,
+    ));
     v.clamp(p.act_min, p.act_max) as i8
 }
 

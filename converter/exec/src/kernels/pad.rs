@@ -22,7 +22,8 @@ pub fn eval(p: &PadParams, input: &[i8], output: &mut [i8]) {
     let mut idx = [0usize; MAX_DIMS];
     let mut in_i = 0usize;
     for o in output.iter_mut().take(n_out) {
-        let inside = (0..p.rank).all(|d| idx[d] >= p.before[d] && idx[d] < p.before[d] + p.input[d]);
+        let inside =
+            (0..p.rank).all(|d| idx[d] >= p.before[d] && idx[d] < p.before[d] + p.input[d]);
         if inside {
             *o = input[in_i];
             in_i += 1;
@@ -47,7 +48,11 @@ mod tests {
 
     #[test]
     fn pads_a_matrix() {
-        let mut p = PadParams { rank: 2, pad_value: -7, ..Default::default() };
+        let mut p = PadParams {
+            rank: 2,
+            pad_value: -7,
+            ..Default::default()
+        };
         p.input[..2].copy_from_slice(&[1, 2]);
         p.before[..2].copy_from_slice(&[1, 0]);
         p.output[..2].copy_from_slice(&[3, 3]);

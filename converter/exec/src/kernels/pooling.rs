@@ -60,7 +60,8 @@ pub fn eval_average(p: &PoolParams, input: &[i8], output: &mut [i8]) -> bool {
                     let mut acc = 0i32;
                     for y in y0..y1 {
                         for x in x0..x1 {
-                            acc += i32::from(input[((b * p.in_h + y) * p.in_w + x) * p.channels + c]);
+                            acc +=
+                                i32::from(input[((b * p.in_h + y) * p.in_w + x) * p.channels + c]);
                         }
                     }
                     let avg = if acc > 0 {
@@ -91,7 +92,9 @@ pub fn eval_max(p: &PoolParams, input: &[i8], output: &mut [i8]) {
                     let mut m = i32::from(i8::MIN);
                     for y in y0..y1 {
                         for x in x0..x1 {
-                            m = m.max(i32::from(input[((b * p.in_h + y) * p.in_w + x) * p.channels + c]));
+                            m = m.max(i32::from(
+                                input[((b * p.in_h + y) * p.in_w + x) * p.channels + c],
+                            ));
                         }
                     }
                     output[ob + c] = m.clamp(p.act_min, p.act_max) as i8;
@@ -107,8 +110,20 @@ mod tests {
 
     fn p2x2() -> PoolParams {
         PoolParams {
-            batches: 1, in_h: 2, in_w: 3, channels: 1, out_h: 1, out_w: 2, filter_h: 2, filter_w: 2,
-            stride_h: 2, stride_w: 2, pad_h: 0, pad_w: 0, act_min: -128, act_max: 127,
+            batches: 1,
+            in_h: 2,
+            in_w: 3,
+            channels: 1,
+            out_h: 1,
+            out_w: 2,
+            filter_h: 2,
+            filter_w: 2,
+            stride_h: 2,
+            stride_w: 2,
+            pad_h: 0,
+            pad_w: 0,
+            act_min: -128,
+            act_max: 127,
         }
     }
 
@@ -123,7 +138,11 @@ mod tests {
 
     #[test]
     fn max_respects_activation_clamp() {
-        let p = PoolParams { act_min: 0, act_max: 4, ..p2x2() };
+        let p = PoolParams {
+            act_min: 0,
+            act_max: 4,
+            ..p2x2()
+        };
         let mut out = [0i8; 2];
         eval_max(&p, &[1, 2, -3, 9, 5, -4], &mut out);
         assert_eq!(out, [4, 0]);

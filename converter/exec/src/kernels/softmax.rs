@@ -2,7 +2,9 @@
 //! maximum are scaled by β·s_in into Q5.26, exponentiated with gemmlowp's
 //! `exp_on_negative_values`, summed in Q12.19, and normalized by a fixed-point reciprocal.
 use crate::fixedpoint::{exp_on_negative_values, get_reciprocal, rescale};
-use crate::quant::{calculate_input_radius, mul_by_quantized_multiplier_gt_one, quantize_multiplier};
+use crate::quant::{
+    calculate_input_radius, mul_by_quantized_multiplier_gt_one, quantize_multiplier,
+};
 
 const SCALED_DIFF_INTEGER_BITS: i32 = 5;
 const ACCUMULATION_INTEGER_BITS: i32 = 12;
@@ -19,8 +21,10 @@ pub struct SoftmaxParams {
 
 /// TFLM `PreprocessSoftmaxScaling` + `CalculateInputRadius`.
 pub fn prepare(beta: f32, input_scale: f32, depth: usize) -> SoftmaxParams {
-    let real = (f64::from(beta) * f64::from(input_scale) * f64::from(1u32 << (31 - SCALED_DIFF_INTEGER_BITS)))
-        .min(f64::from(i32::MAX));
+    let real = (f64::from(beta)
+        * f64::from(input_scale)
+        * f64::from(1u32 << (31 - SCALED_DIFF_INTEGER_BITS)))
+    .min(f64::from(i32::MAX));
     let m = quantize_multiplier(real);
     let radius = calculate_input_radius(SCALED_DIFF_INTEGER_BITS, m.shift);
     SoftmaxParams {
@@ -36,22 +40,34 @@ pub fn eval(p: &SoftmaxParams, input: &[i8], output: &mut [i8]) {
     if p.depth == 0 {
         return;
     }
-    for (row, out) in input.chunks_exact(p.depth).zip(output.chunks_exact_mut(p.depth)) {
+    for (row, out) in input
+        .chunks_exact(p.depth)
+        .zip(output.chunks_exact_mut(p.depth))
+    {
         let max = row.iter().copied().max().map(i32::from).unwrap_or(0);
         let mut sum_of_exps: i32 = 0;
         for &v in row {
             let diff = i32::from(v) - max;
             if diff >= p.diff_min {
-                let scaled = mul_by_quantized_multiplier_gt_one(diff, p.input_multiplier, p.input_left_shift);
+                let scaled = mul_by_quantized_multiplier_gt_one(
+                    diff,
+                    p.input_multiplier,
+                    p.input_left_shift,
+                );
                 let e = exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS);
                 sum_of_exps = sum_of_exps.wrapping_add(rescale(e, 0, ACCUMULATION_INTEGER_BITS));
             }
         }
-        let (shifted_scale, num_bits_over_unit) = get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS);
+        let (shifted_scale, num_bits_over_unit) =
+            get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS);
         for (o, &v) in out.iter_mut().zip(row) {
             let diff = i32::from(v) - max;
             *o = if diff >= p.diff_min {
-                let scaled = mul_by_quantized_multiplier_gt_one(diff, p.input_multiplier, p.input_left_shift);
+                let scaled = mul_by_quantized_multiplier_gt_one(
+                    diff,
+                    p.input_multiplier,
+                    p.input_left_shift,
+                );
                 let e = exp_on_negative_values(scaled, SCALED_DIFF_INTEGER_BITS);
                 let unsat = crate::quant::rounding_divide_by_pot(
                     crate::quant::srdhm(shifted_scale, e),

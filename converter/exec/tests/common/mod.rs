@@ -26,9 +26,24 @@ fn widen(dtype: DType, data: &[u8]) -> (Vec<i64>, Vec<f64>) {
     match dtype {
         DType::Int8 => (data.iter().map(|&b| i64::from(b as i8)).collect(), vec![]),
         DType::UInt8 => (data.iter().map(|&b| i64::from(b)).collect(), vec![]),
-        DType::Int16 => (data.chunks_exact(2).map(|b| i64::from(i16::from_le_bytes([b[0], b[1]]))).collect(), vec![]),
-        DType::Int32 => (data.chunks_exact(4).map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect(), vec![]),
-        DType::Float32 => (vec![], data.chunks_exact(4).map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect()),
+        DType::Int16 => (
+            data.chunks_exact(2)
+                .map(|b| i64::from(i16::from_le_bytes([b[0], b[1]])))
+                .collect(),
+            vec![],
+        ),
+        DType::Int32 => (
+            data.chunks_exact(4)
+                .map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                .collect(),
+            vec![],
+        ),
+        DType::Float32 => (
+            vec![],
+            data.chunks_exact(4)
+                .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                .collect(),
+        ),
         _ => (vec![], vec![]),
     }
 }
@@ -42,20 +57,37 @@ pub struct Compared {
 
 /// Runs every sample through our interpreter (preserve_all) and asserts every tensor the oracle
 /// reported is identical. Also asserts every activation tensor of ours was covered.
-pub fn compare_all(model_bytes: &[u8], batch: &Batch, run: &OracleRun, label: &str) -> Compared {
+/// `widen_filters` selects which conv inner loop runs (both must match the oracle).
+pub fn compare_all(
+    model_bytes: &[u8],
+    batch: &Batch,
+    run: &OracleRun,
+    label: &str,
+    widen_filters: bool,
+) -> Compared {
     let resolver = OpResolver::new();
-    let opts = Options { preserve_all: true };
-    let need = arena_bytes_needed(model_bytes, &resolver, opts).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let opts = Options {
+        preserve_all: true,
+        widen_filters,
+    };
+    let need =
+        arena_bytes_needed(model_bytes, &resolver, opts).unwrap_or_else(|e| panic!("{label}: {e}"));
     let mut arena = vec![0u8; need];
-    let mut it: Interpreter = Interpreter::new(model_bytes, &mut arena, &resolver, opts).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let mut it: Interpreter = Interpreter::new(model_bytes, &mut arena, &resolver, opts)
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
     let n_t = it.tensor_count();
     // Which op writes each tensor, for messages.
     let mut producer = vec![None; n_t];
-    let mut compared = Compared { tensors: 0, activation_tensors: 0, elements: 0 };
+    let mut compared = Compared {
+        tensors: 0,
+        activation_tensors: 0,
+        elements: 0,
+    };
     let mut covered = vec![false; n_t];
     for s in 0..batch.n {
         for (k, (bytes, _, shape)) in batch.inputs.iter().enumerate() {
-            let per: usize = shape.iter().product::<usize>() * (bytes.len() / batch.n / shape.iter().product::<usize>().max(1));
+            let per: usize = shape.iter().product::<usize>()
+                * (bytes.len() / batch.n / shape.iter().product::<usize>().max(1));
             let dst = it.input_bytes_mut(k).unwrap();
             assert_eq!(dst.len(), per, "{label}: input {k} size");
             dst.copy_from_slice(&bytes[s * per..(s + 1) * per]);
@@ -67,11 +99,18 @@ pub fn compare_all(model_bytes: &[u8], batch: &Batch, run: &OracleRun, label: &s
         })
         .unwrap_or_else(|e| panic!("{label}: sample {s}: {e}"));
         for t in 0..n_t {
-            let Some(arr) = run.arrays.get(&format!("t{t}")) else { continue };
-            let view = it.tensor(t).unwrap_or_else(|| panic!("{label}: oracle has tensor {t}, we do not"));
+            let Some(arr) = run.arrays.get(&format!("t{t}")) else {
+                continue;
+            };
+            let view = it
+                .tensor(t)
+                .unwrap_or_else(|| panic!("{label}: oracle has tensor {t}, we do not"));
             let per = arr.ints.len().max(arr.floats.len()) / batch.n;
             let (ints, floats) = widen(view.dtype, view.data);
-            let is_act = matches!(it.tensor_info(t).unwrap().location, snapuq_exec::tensor::Location::Arena { .. });
+            let is_act = matches!(
+                it.tensor_info(t).unwrap().location,
+                snapuq_exec::tensor::Location::Arena { .. }
+            );
             if !arr.ints.is_empty() {
                 let want = &arr.ints[s * per..(s + 1) * per];
                 if ints != want {
@@ -85,7 +124,11 @@ pub fn compare_all(model_bytes: &[u8], batch: &Batch, run: &OracleRun, label: &s
             } else {
                 let want = &arr.floats[s * per..(s + 1) * per];
                 assert!(
-                    floats.len() == want.len() && floats.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    floats.len() == want.len()
+                        && floats
+                            .iter()
+                            .zip(want)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
                     "{label}: sample {s}: float tensor {t} differs from TFLM"
                 );
             }

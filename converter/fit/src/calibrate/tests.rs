@@ -96,10 +96,7 @@ fn isotonic_table_is_compact_monotone_and_matches_pav() {
     assert!(t.thresholds.len() <= 64 && t.thresholds.len() > 4);
     assert!(t.thresholds.windows(2).all(|w| w[0] < w[1]));
     assert!(t.values.windows(2).all(|w| w[0] <= w[1]));
-    assert!(t
-        .values
-        .iter()
-        .all(|&v| v >= 1e-4 as f32 && v <= 1.0 - 1e-4 as f32));
+    assert!(t.values.iter().all(|&v| (1e-4..=1.0 - 1e-4).contains(&v)));
     snapuq_ops::calibrate::check_isotonic_table(&t.tensor(), t.thresholds.len()).unwrap();
     // The step function tracks the true curve.
     for p in [1.0f32, 3.0, 5.0, 7.0, 9.0] {
@@ -269,4 +266,45 @@ fn auroc_and_gamma() {
         .collect();
     let m: Vec<f32> = (0..2000).map(|_| rng.gen_range(0.0..1.0)).collect();
     assert_eq!(tune_gamma(&s, &m, &wrong).unwrap(), 1.0);
+}
+
+#[test]
+fn calibrate_options_round_trip_and_match_u() {
+    let (s, m, y) = simulate([-4.0, 1.5, 2.0], 3000, 12);
+    let cal = Calibrator::Logistic(fit_logistic(&s, &m, &y, true, true, DEFAULT_L2).unwrap());
+    let cls = ClassifierInput {
+        classes: 10,
+        kind: ClassifierKind::Probs,
+        scale: 1.0 / 256.0,
+        zero_point: -128,
+    };
+    let o = calibrate_options(&[0.25, 0.75], cls, 0.5, &cal, 0.4, None).unwrap();
+    let back = CalibrateOptions::parse(&o.to_flexbuffer()).unwrap();
+    assert_eq!(back, o);
+    let Mapping::Logistic { beta } = back.mapping else {
+        panic!("expected a logistic mapping");
+    };
+    assert_eq!(
+        cal.u(1.2, 0.3),
+        sigmoid(beta[0] + beta[1] * 1.2 + beta[2] * 0.3)
+    );
+    let iso = Calibrator::Isotonic(fit_isotonic(&s, &y, 1.0, 64).unwrap());
+    let o = calibrate_options(&[1.0], cls, 0.5, &iso, 0.4, None).unwrap();
+    assert_eq!(o.num_inputs(), 3);
+    assert!(calibrate_options(&[], cls, 0.5, &iso, 0.4, None).is_err());
+    assert!(calibrate_options(&[1.0], cls, 1.5, &iso, 0.4, None).is_err());
+    // Dequantized int8 probabilities give the kernel's own m.
+    let q: Vec<i8> = vec![127, -100, -128, -128, -128, -128, -128, -128, -128, -128];
+    let p = dequantize_classifier(&q, cls.scale, cls.zero_point);
+    let m_ours = confidence_term(&p, 10, ClassifierKind::Probs, 0.5).unwrap()[0];
+    let data = snapuq_ops::calibrate::ClassifierData::I8(&q);
+    let (c, mg) = snapuq_ops::calibrate::confidence_margin(
+        ClassifierKind::Probs,
+        &data,
+        0,
+        10,
+        cls.scale,
+        cls.zero_point,
+    );
+    assert_eq!(m_ours, 0.5 * (1.0 - c) + 0.5 * (1.0 - mg));
 }

@@ -23,6 +23,8 @@ use panic_semihosting as _;
 mod data;
 mod dot_check;
 mod meter_check;
+mod model;
+mod snap;
 
 use board::{hprintln, Meter, RefuseAlloc};
 
@@ -56,6 +58,7 @@ pub fn run() -> ! {
     let mut ok = true;
     ok &= meter_check::run(&meter);
     ok &= dot_check::run(&meter);
+    ok &= model::run(&meter);
     hprintln!(
         "stack used={} reserve={}",
         board::stack::high_water_bytes(),

@@ -1,0 +1,485 @@
+//! `snap-convert model.tflite --calib … --dev … [-o out]`: the whole pipeline (taps → head
+//! fitting on the frozen backbone → int8 quantization → calibrator and τ → attach → report),
+//! plus the options shared with the step subcommands (`taps`, `fit`, `calibrate`, `attach`).
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use snapuq_exec::batch::run_batch;
+use snapuq_fit::calibrate::ThresholdRule;
+use snapuq_fit::heads::{HeadDiagnostics, TapHeads};
+use snapuq_fit::report::{ArenaEstimate, FitReport, TapParts};
+use snapuq_fit::taps::RankPolicy;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::attach::{self, Plan, PlanTap, PLAN_FORMAT};
+use crate::data::{self, Dataset, PixelRange};
+use crate::pipeline::{self, Backbone, CalibConfig, Calibration, FittedTap, PartSummary, Site};
+
+/// Fraction of a labeled `--calib` set used for fitting when no `--dev` is given.
+const CALIB_SPLIT: f64 = 0.6;
+
+/// Model and tap options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TapArgs {
+    /// Taps by tensor name or index, comma-separated (default: a mid block and the penultimate block).
+    #[arg(long, value_delimiter = ',')]
+    pub taps: Option<Vec<String>>,
+    /// Projection rank r for every tap (default: the largest of 16/32/64/128 within the budget).
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// MAC budget per tap as a fraction of the backbone MACs.
+    #[arg(long, default_value_t = 0.01)]
+    pub rank_budget: f64,
+}
+
+impl TapArgs {
+    pub fn policy(&self) -> RankPolicy {
+        match self.rank {
+            Some(r) => RankPolicy::Fixed(r),
+            None => RankPolicy::Budget {
+                budget_fraction: self.rank_budget,
+            },
+        }
+    }
+}
+
+/// Data options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Calibration data (unlabeled): .npy (N × input shape; int8 codes, float32 real values or uint8 pixels), a folder of images, or a CIFAR-10 .bin file.
+    #[arg(long)]
+    pub calib: Option<PathBuf>,
+    /// Use at most this many calibration samples.
+    #[arg(long)]
+    pub max_calib: Option<usize>,
+    /// Labeled dev data for the calibrator: .npy (with --dev-labels), class-subfolder image tree, or CIFAR-10 .bin.
+    #[arg(long)]
+    pub dev: Option<PathBuf>,
+    /// Integer labels (.npy) for a .npy --dev.
+    #[arg(long)]
+    pub dev_labels: Option<PathBuf>,
+    /// Use at most this many dev samples.
+    #[arg(long)]
+    pub max_dev: Option<usize>,
+    /// How 8-bit pixels map to the model's real input range.
+    #[arg(long, value_enum, default_value_t = PixelRange::Auto)]
+    pub pixel_range: PixelRange,
+}
+
+impl DataArgs {
+    /// Loads the calibration set, and the dev set (or splits a labeled calibration set).
+    pub fn load(&self, bb: &Backbone, need_dev: bool) -> Result<(Dataset, Option<Dataset>)> {
+        let Some(cp) = &self.calib else {
+            bail!("--calib is required: give unlabeled calibration data (.npy, image folder or CIFAR .bin)");
+        };
+        let mut calib = data::load(cp, None, &bb.input, self.pixel_range)?;
+        let mut dev = match &self.dev {
+            Some(d) => Some(data::load(d, self.dev_labels.as_deref(), &bb.input, self.pixel_range)?),
+            None if need_dev && calib.labels.is_some() => {
+                let n = (calib.len() as f64 * CALIB_SPLIT).round() as usize;
+                let (c, d) = calib.split(n);
+                calib = c;
+                Some(d)
+            }
+            None if need_dev => bail!(
+                "--dev is required: the calibrator needs labeled dev data (.npy with --dev-labels, a class-folder tree, or a CIFAR .bin)"
+            ),
+            None => None,
+        };
+        if let Some(m) = self.max_calib {
+            calib.truncate(m);
+        }
+        if let (Some(d), Some(m)) = (dev.as_mut(), self.max_dev) {
+            d.truncate(m);
+        }
+        if let Some(d) = &dev {
+            if d.labels.is_none() {
+                bail!(
+                    "the dev data {} has no labels: give --dev-labels (for .npy), a class-folder tree, or a CIFAR .bin",
+                    d.source
+                );
+            }
+        }
+        Ok((calib, dev))
+    }
+}
+
+/// Calibrator options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CalibArgs {
+    /// Label-free mapping: U = σ(β0 + β1·S) (β2 = 0).
+    #[arg(long)]
+    pub label_free: bool,
+    /// Isotonic (PAV) mapping on ψ = γS + (1−γ)m instead of the logistic one.
+    #[arg(long)]
+    pub isotonic: bool,
+    /// τ so that this fraction of dev samples is accepted (U < τ).
+    #[arg(long, default_value_t = 0.90, conflicts_with_all = ["budget", "tau"])]
+    pub coverage: f64,
+    /// τ so that at most this fraction of dev samples abstains.
+    #[arg(long, conflicts_with = "tau")]
+    pub budget: Option<f64>,
+    /// A fixed τ.
+    #[arg(long)]
+    pub tau: Option<f64>,
+    /// α of m(x) = α(1−C) + (1−α)(1−margin).
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f32,
+    /// Add Gaussian-noise, defocus-blur and contrast copies (severity 3) of the dev set to the dev mix.
+    #[arg(long)]
+    pub shifts: bool,
+}
+
+impl CalibArgs {
+    pub fn config(&self) -> CalibConfig {
+        let rule = match (self.tau, self.budget) {
+            (Some(t), _) => ThresholdRule::Fixed(t),
+            (None, Some(b)) => ThresholdRule::Budget(b),
+            _ => ThresholdRule::Coverage(self.coverage),
+        };
+        CalibConfig {
+            label_free: self.label_free,
+            isotonic: self.isotonic,
+            alpha: self.alpha,
+            rule,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The int8 .tflite model to augment.
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub taps: TapArgs,
+    #[command(flatten)]
+    pub calib: CalibArgs,
+    /// Heads trained elsewhere (snapuq-heads/1 JSON, see docs/converter.md) instead of fitting.
+    #[arg(long)]
+    pub heads: Option<PathBuf>,
+    /// Optimizer steps of the log σ² head fit.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Output model (default: <name>.snap.tflite next to the input).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Also write the report as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Format tag of heads files.
+pub const HEADS_FORMAT: &str = "snapuq-heads/1";
+
+/// A heads file: float P and heads per tap (written by `fit`, read by `--heads`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeadsFile {
+    pub format: String,
+    pub taps: Vec<HeadsTap>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeadsTap {
+    /// Tapped tensor a_ℓ: name or index in the model.
+    pub tensor: String,
+    pub heads: TapHeads,
+    #[serde(default)]
+    pub diagnostics: Option<HeadDiagnostics>,
+}
+
+impl HeadsFile {
+    pub fn read(path: &Path) -> Result<HeadsFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read heads file {}", path.display()))?;
+        let h: HeadsFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid {HEADS_FORMAT} heads file", path.display()))?;
+        if h.format != HEADS_FORMAT {
+            bail!("{}: format `{}`, expected `{HEADS_FORMAT}`", path.display(), h.format);
+        }
+        if h.taps.is_empty() {
+            bail!("{}: no taps", path.display());
+        }
+        Ok(h)
+    }
+
+    /// Sites for the taps of the file (rank from the heads).
+    pub fn sites(&self, bb: &Backbone) -> Result<Vec<Site>> {
+        let mut out = Vec::new();
+        for t in &self.taps {
+            let mut s = bb.select(Some(std::slice::from_ref(&t.tensor)), RankPolicy::Fixed(t.heads.rank))?;
+            out.append(&mut s);
+        }
+        Ok(out)
+    }
+}
+
+/// Per-tap numbers of the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TapSummary {
+    pub name: String,
+    pub tensor: usize,
+    pub previous_tensor: usize,
+    pub rank: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub weight: f64,
+    /// E[ē] of the int8 kernels on held-out calibration samples (App. G.8: ≈ 1).
+    pub ebar_mean_holdout: f64,
+    pub int8_vs_float_max_rel: f64,
+    pub int8_vs_float_mean_rel: f64,
+}
+
+/// A host run of the written model on the ID dev samples, compared with the converter's numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostCheck {
+    pub samples: usize,
+    /// max |U_host − U_converter|.
+    pub max_abs_u_diff: f64,
+    /// The augmented model's original outputs equal the backbone's, byte for byte.
+    pub original_outputs_identical: bool,
+    /// Coverage (U < τ) of the host run.
+    pub host_coverage: f64,
+}
+
+/// The conversion report (text and `--json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConvertReport {
+    pub model: String,
+    pub output: String,
+    pub calib_samples: usize,
+    pub taps: Vec<TapSummary>,
+    pub fit: FitReport,
+    pub dev_parts: Vec<PartSummary>,
+    pub tau: f32,
+    /// U of every ID dev sample (converter arithmetic), for reproducing on a host or device.
+    pub dev_u: Vec<f32>,
+    pub host_check: HostCheck,
+    pub seconds: f64,
+}
+
+/// Fitted taps for `args`: imported heads or a fresh fit on the calibration data.
+pub fn fitted_taps(
+    bb: &Backbone,
+    resolver: &snapuq_exec::OpResolver<'_>,
+    taps: &TapArgs,
+    heads: Option<&Path>,
+    calib: &Dataset,
+    steps: Option<usize>,
+) -> Result<Vec<FittedTap>> {
+    let (sites, imported) = match heads {
+        Some(p) => {
+            let h = HeadsFile::read(p)?;
+            let sites = h.sites(bb)?;
+            (sites, Some(h.taps.into_iter().map(|t| t.heads).collect::<Vec<_>>()))
+        }
+        None => (bb.select(taps.taps.as_deref(), taps.policy())?, None),
+    };
+    let acts = pipeline::tap_activations(bb, resolver, &sites, calib, "calibration")?;
+    pipeline::fit_sites(&sites, &acts, imported.as_deref(), steps)
+}
+
+/// The plan for fitted taps and a calibration.
+pub fn make_plan(bb: &Backbone, taps: &[FittedTap], cal: &Calibration) -> Plan {
+    Plan {
+        format: PLAN_FORMAT.into(),
+        taps: taps
+            .iter()
+            .map(|t| PlanTap {
+                site: t.site.clone(),
+                quantized: t.quantized.clone(),
+                weight: t.weight,
+            })
+            .collect(),
+        classifier: bb.classifier,
+        alpha: cal.alpha,
+        calibrator: cal.calibrator.clone(),
+        tau: cal.operating_point.tau,
+    }
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let t0 = Instant::now();
+    let bb = Backbone::load(&args.model)?;
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| attach::default_output(&args.model));
+    attach::check_output(&args.model, &out)?;
+    attach::check_writable(&out)?;
+    let resolver = pipeline::resolver()?;
+    let (calib, dev) = args.data.load(&bb, true)?;
+    let dev = dev.context("no dev data")?;
+    let taps = fitted_taps(&bb, &resolver, &args.taps, args.heads.as_deref(), &calib, args.steps)?;
+    let parts = pipeline::dev_parts(&bb, &resolver, &taps, &dev, args.calib.shifts, args.data.pixel_range)?;
+    let cal = pipeline::calibrate(&taps, &bb.classifier, &parts, &args.calib.config())?;
+    let plan = make_plan(&bb, &taps, &cal);
+    let (model, attached) = attach::attach(&bb, &plan)?;
+    let bytes = model.to_bytes()?;
+
+    // Host run of the written model on the ID dev samples.
+    let n_id = dev.len();
+    let res = run_batch(&bytes, &resolver, &dev.samples, &[])
+        .map_err(|e| anyhow::anyhow!("running the augmented model: {}", e.as_str()))?;
+    let mut max_diff = 0f64;
+    let mut identical = true;
+    let mut accepted = 0usize;
+    let n_orig = bb.model.outputs().len();
+    for (i, r) in res.iter().enumerate() {
+        let u = f32_of(&r.outputs[attached.u_output]);
+        max_diff = max_diff.max((u as f64 - cal.u[i] as f64).abs());
+        accepted += (u < plan.tau) as usize;
+        identical &= r.outputs[..n_orig] == parts[0].outputs[i][..];
+    }
+    let host = HostCheck {
+        samples: n_id,
+        max_abs_u_diff: max_diff,
+        original_outputs_identical: identical,
+        host_coverage: accepted as f64 / n_id.max(1) as f64,
+    };
+    let opts = snapuq_exec::Options::default();
+    let arena = ArenaEstimate {
+        before_bytes: snapuq_exec::arena_bytes_needed(&bb.bytes, &resolver, opts)
+            .map_err(|e| anyhow::anyhow!("arena of the backbone: {}", e.as_str()))? as u64,
+        after_bytes: snapuq_exec::arena_bytes_needed(&bytes, &resolver, opts)
+            .map_err(|e| anyhow::anyhow!("arena of the augmented model: {}", e.as_str()))? as u64,
+    };
+    let report = build_report(&args.model, &out, &bb, &taps, &cal, &attached, calib.len(), host, arena, t0)?;
+    attach::write_atomic(&out, &bytes)?;
+    print_report(&report);
+    if let Some(j) = &args.json {
+        write_json(j, &report)?;
+    }
+    Ok(())
+}
+
+pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(v)?;
+    attach::write_atomic(path, text.as_bytes())
+}
+
+pub fn f32_of(b: &[u8]) -> f32 {
+    b.get(..4)
+        .map_or(f32::NAN, |c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_report(
+    model: &Path,
+    out: &Path,
+    bb: &Backbone,
+    taps: &[FittedTap],
+    cal: &Calibration,
+    attached: &attach::Attached,
+    calib_samples: usize,
+    host: HostCheck,
+    arena: ArenaEstimate,
+    t0: Instant,
+) -> Result<ConvertReport> {
+    let parts: Vec<TapParts<'_>> = taps
+        .iter()
+        .map(|t| TapParts {
+            choice: &t.site.choice,
+            weight: t.weight,
+            diagnostics: &t.diagnostics,
+            quantized: &t.quantized,
+            int8_error: Some(t.int8_error),
+            spatial_in: t.site.spatial_in,
+            spatial_out: t.site.spatial_out,
+        })
+        .collect();
+    let mut fit = FitReport::new(
+        &parts,
+        bb.macs,
+        attached.calibrate_cost,
+        cal.calibrator.clone(),
+        cal.alpha,
+        cal.operating_point,
+        cal.dev.len(),
+        cal.dev.n_wrong(),
+    )?;
+    fit.dev_auroc = cal.auroc;
+    fit.arena = Some(arena);
+    if host.max_abs_u_diff != 0.0 {
+        fit.notes.push(format!(
+            "host run of the written model differs from the converter's U by up to {:e}",
+            host.max_abs_u_diff
+        ));
+    }
+    let n_id = cal.parts.first().map_or(0, |p| p.samples);
+    Ok(ConvertReport {
+        model: model.display().to_string(),
+        output: out.display().to_string(),
+        calib_samples,
+        taps: taps
+            .iter()
+            .map(|t| TapSummary {
+                name: t.site.choice.name.clone(),
+                tensor: t.site.choice.tensor,
+                previous_tensor: t.site.choice.previous_tensor,
+                rank: t.quantized.rank,
+                c_in: t.quantized.c_in,
+                c_out: t.quantized.c_out,
+                weight: t.weight,
+                ebar_mean_holdout: t.ebar_mean,
+                int8_vs_float_max_rel: t.int8_error.max_rel,
+                int8_vs_float_mean_rel: t.int8_error.mean_rel,
+            })
+            .collect(),
+        fit,
+        dev_parts: cal.parts.clone(),
+        tau: cal.operating_point.tau,
+        dev_u: cal.u[..n_id].to_vec(),
+        host_check: host,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.3}"))
+}
+
+pub fn print_report(r: &ConvertReport) {
+    let f = &r.fit;
+    println!("snap-convert: {} -> {}", r.model, r.output);
+    println!("calibration samples: {}, dev samples: {} ({} wrong)", r.calib_samples, f.dev_samples, f.dev_wrong);
+    println!("taps:");
+    for t in &r.taps {
+        println!(
+            "  {:<40} tensor {:>3} <- {:>3}  r={:<3} C_in={:<4} C_out={:<4} w={:.3}  E[ē] held-out={:.3}  int8 vs float ē: mean {:.2}% max {:.2}%",
+            t.name, t.tensor, t.previous_tensor, t.rank, t.c_in, t.c_out, t.weight,
+            t.ebar_mean_holdout, 100.0 * t.int8_vs_float_mean_rel, 100.0 * t.int8_vs_float_max_rel
+        );
+    }
+    println!(
+        "added: {} parameter bytes, {} MACs ({:.3}% of the backbone's {} MACs)",
+        f.added_param_bytes, f.added_macs, f.added_macs_percent, f.backbone_macs
+    );
+    if let Some(a) = f.arena {
+        println!("arena: {} -> {} bytes", a.before_bytes, a.after_bytes);
+    }
+    println!("dev AUROC (wrong vs correct):");
+    println!("  {:<24} {:>6} {:>6} {:>8} {:>8} {:>8}", "part", "n", "wrong", "U", "MSP", "entropy");
+    for p in &r.dev_parts {
+        println!(
+            "  {:<24} {:>6} {:>6} {:>8} {:>8} {:>8}",
+            p.name, p.samples, p.wrong, opt(p.auroc_u), opt(p.auroc_msp), opt(p.auroc_entropy)
+        );
+    }
+    if let Some(a) = f.dev_auroc {
+        println!("  {:<24} {:>6} {:>6} {:>8.3} {:>8.3} {:>8.3}", "all", f.dev_samples, f.dev_wrong, a.u, a.msp, a.entropy);
+    }
+    let op = &f.operating_point;
+    println!(
+        "tau = {:.6} ({:?}): dev coverage {:.3}, selective risk {:.3} (risk without abstention {:.3})",
+        op.tau, op.rule, op.coverage, op.selective_risk, op.full_risk
+    );
+    println!(
+        "host check: {} ID dev samples, max |ΔU| = {:e}, original outputs identical: {}, coverage {:.3}",
+        r.host_check.samples, r.host_check.max_abs_u_diff, r.host_check.original_outputs_identical, r.host_check.host_coverage
+    );
+    for n in &f.notes {
+        println!("note: {n}");
+    }
+}

@@ -1,0 +1,168 @@
+//! `snap-convert run model.tflite --input X.npy [--out out.npz] [--json FILE]`: runs any model
+//! (augmented or not) on the host executor with the SNAP ops registered — the same kernels as
+//! the device — over a batch of inputs, and prints or saves every output.
+use anyhow::{anyhow, Context, Result};
+use serde::Serialize;
+use snapuq_exec::batch::run_batch;
+use snapuq_model::{Model, TensorType};
+use std::path::PathBuf;
+
+use crate::data::{self, InputSpec, PixelRange};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The .tflite model (augmented or not).
+    pub model: PathBuf,
+    /// Inputs: .npy (N × input shape), image folder or CIFAR .bin, converted as for --calib.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Save the outputs as .npz (one array per output, named by the output tensor).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Save the outputs as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Print at most this many samples (0 = none).
+    #[arg(long, default_value_t = 10)]
+    pub print: usize,
+    /// How 8-bit pixels map to the model's real input range.
+    #[arg(long, value_enum, default_value_t = PixelRange::Auto)]
+    pub pixel_range: PixelRange,
+}
+
+/// One output over all samples.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputValues {
+    pub index: usize,
+    pub tensor: usize,
+    pub name: String,
+    pub dtype: String,
+    /// Per-sample shape (without the batch dimension).
+    pub shape: Vec<usize>,
+    /// `values[sample][element]`, as numbers (int codes for integer tensors).
+    pub values: Vec<Vec<f64>>,
+}
+
+fn decode(dtype: Option<TensorType>, b: &[u8]) -> Vec<f64> {
+    match dtype {
+        Some(TensorType::INT8) => b.iter().map(|&v| (v as i8) as f64).collect(),
+        Some(TensorType::FLOAT32) => b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
+        Some(TensorType::INT32) => b
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
+        Some(TensorType::INT16) => b
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64)
+            .collect(),
+        Some(TensorType::BOOL) | Some(TensorType::UINT8) | _ => {
+            b.iter().map(|&v| v as f64).collect()
+        }
+    }
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    if !args.model.exists() {
+        anyhow::bail!("model file {} does not exist", args.model.display());
+    }
+    let bytes = std::fs::read(&args.model)
+        .with_context(|| format!("cannot read {}", args.model.display()))?;
+    let model = Model::from_bytes(&bytes)
+        .with_context(|| format!("{} is not a valid .tflite model", args.model.display()))?;
+    let spec = InputSpec::of(&model)?;
+    let ds = data::load(&args.input, None, &spec, args.pixel_range)?;
+    let resolver = crate::pipeline::resolver()?;
+    let bar = crate::pipeline::progress(ds.len() as u64, "run");
+    let mut results = Vec::with_capacity(ds.len());
+    for chunk in ds.samples.chunks(256) {
+        results.extend(
+            run_batch(&bytes, &resolver, chunk, &[])
+                .map_err(|e| anyhow!("executor failed: {}", e.as_str()))?,
+        );
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let outs: Vec<OutputValues> = model
+        .outputs()
+        .iter()
+        .enumerate()
+        .map(|(k, &t)| {
+            let t = t as usize;
+            let dtype = model.tensor_type(t);
+            let shape = model.tensor_shape(t);
+            OutputValues {
+                index: k,
+                tensor: t,
+                name: model.tensor_name(t).to_string(),
+                dtype: dtype.map_or("unknown".into(), snapuq_model::dtype_name),
+                shape: shape.iter().skip(1).map(|&d| d.max(1) as usize).collect(),
+                values: results.iter().map(|r| decode(dtype, &r.outputs[k])).collect(),
+            }
+        })
+        .collect();
+    for i in 0..ds.len().min(args.print) {
+        let line: Vec<String> = outs
+            .iter()
+            .map(|o| {
+                let v = &o.values[i];
+                let shown: Vec<String> = v.iter().take(12).map(|x| format!("{x}")).collect();
+                let more = if v.len() > 12 { ", …" } else { "" };
+                format!("{}=[{}{more}]", if o.name.is_empty() { format!("output_{}", o.index) } else { o.name.clone() }, shown.join(", "))
+            })
+            .collect();
+        println!("sample {i}: {}", line.join("  "));
+    }
+    println!("{} samples, {} outputs", ds.len(), outs.len());
+    if let Some(p) = &args.json {
+        crate::convert::write_json(p, &serde_json::json!({ "samples": ds.len(), "outputs": outs }))?;
+    }
+    if let Some(p) = &args.out {
+        write_npz(p, &outs, &results, &model)?;
+    }
+    Ok(())
+}
+
+fn write_npz(
+    path: &std::path::Path,
+    outs: &[OutputValues],
+    results: &[snapuq_exec::batch::SampleResult],
+    model: &Model,
+) -> Result<()> {
+    use npyz::WriterBuilder;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), |d| d.to_path_buf());
+    let tmp = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("cannot write to output folder {}", dir.display()))?;
+    {
+        let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.as_file()));
+        for o in outs {
+            let name = format!("output_{}", o.index);
+            let mut shape = vec![results.len() as u64];
+            shape.extend(o.shape.iter().map(|&d| d as u64));
+            let opts = npyz::zip::write::FileOptions::default();
+            let dtype = model.tensor_type(o.tensor);
+            let cols = results.iter().map(|r| &r.outputs[o.index]);
+            macro_rules! put {
+                ($t:ty, $conv:expr) => {{
+                    let mut w = npz.array::<$t>(&name, opts)?.default_dtype().shape(&shape).begin_nd()?;
+                    for b in cols {
+                        w.extend($conv(b))?;
+                    }
+                    w.finish()?;
+                }};
+            }
+            match dtype {
+                Some(TensorType::INT8) => put!(i8, |b: &Vec<u8>| b.iter().map(|&v| v as i8).collect::<Vec<_>>()),
+                Some(TensorType::FLOAT32) => put!(f32, |b: &Vec<u8>| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<_>>()),
+                Some(TensorType::INT32) => put!(i32, |b: &Vec<u8>| b.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<_>>()),
+                _ => put!(u8, |b: &Vec<u8>| b.clone()),
+            }
+        }
+        npz.zip_writer().finish()?;
+    }
+    tmp.persist(path)
+        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
