@@ -48,15 +48,8 @@ pub fn build_staticlib_profile(
         .env("CARGO_TARGET_DIR", &dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .args([
-            "rustc",
-            "-p",
-            "snapuq-tflm",
-            "--release",
-            "--lib",
-            "--crate-type",
-            "staticlib",
-        ]);
+        .args(["rustc", "-p", "snapuq-tflm", "--profile", profile, "--lib"])
+        .args(["--crate-type", "staticlib"]);
     if let Some(t) = target {
         cmd.args(["--target", t]);
     }

@@ -185,7 +185,8 @@ pub struct HeadsTap {
     /// Tapped tensor a_ℓ: name or index in the model.
     pub tensor: String,
     pub heads: TapHeads,
-    #[serde(default)]
+    /// Written by `fit` for information; ignored on import.
+    #[serde(default, skip_deserializing)]
     pub diagnostics: Option<HeadDiagnostics>,
 }
 
@@ -321,7 +322,7 @@ pub fn run(args: &Args) -> Result<()> {
     // Host run of the written model on the ID dev samples.
     let n_id = dev.len();
     let res = run_batch(&bytes, &resolver, &dev.samples, &[])
-        .map_err(|e| anyhow::anyhow!("running the augmented model: {}", e.as_str()))?;
+        .map_err(|e| anyhow::anyhow!("running the augmented model: {}", e))?;
     let mut max_diff = 0f64;
     let mut identical = true;
     let mut accepted = 0usize;
@@ -341,9 +342,9 @@ pub fn run(args: &Args) -> Result<()> {
     let opts = snapuq_exec::Options::default();
     let arena = ArenaEstimate {
         before_bytes: snapuq_exec::arena_bytes_needed(&bb.bytes, &resolver, opts)
-            .map_err(|e| anyhow::anyhow!("arena of the backbone: {}", e.as_str()))? as u64,
+            .map_err(|e| anyhow::anyhow!("arena of the backbone: {}", e))? as u64,
         after_bytes: snapuq_exec::arena_bytes_needed(&bytes, &resolver, opts)
-            .map_err(|e| anyhow::anyhow!("arena of the augmented model: {}", e.as_str()))? as u64,
+            .map_err(|e| anyhow::anyhow!("arena of the augmented model: {}", e))? as u64,
     };
     let report = build_report(&args.model, &out, &bb, &taps, &cal, &attached, calib.len(), host, arena, t0)?;
     attach::write_atomic(&out, &bytes)?;

@@ -147,19 +147,22 @@ fn report(m: &Model, path: &str) -> Report {
 /// `1234567` → `1,234,567`.
 fn group(n: u64) -> String {
     let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    let head_len = match s.len() % 3 {
+        0 => 3.min(s.len()),
+        r => r,
+    };
+    let (head, rest) = s.split_at(head_len);
+    let mut out = head.to_string();
+    for chunk in rest.as_bytes().chunks(3) {
+        out.push(',');
+        out.extend(chunk.iter().map(|&b| char::from(b)));
     }
     out
 }
 
 fn tensor_text(t: &TensorRow) -> String {
     let mut s = format!(
-        "#{:<4} {:<10} {:<18} {}",
+        "#{:<4} {:<14} {:<7} {}",
         t.index,
         format!("{:?}", t.shape).replace(' ', ""),
         t.dtype,

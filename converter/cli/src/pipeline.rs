@@ -90,7 +90,7 @@ impl ClassifierSpec {
 pub fn resolver() -> Result<OpResolver<'static>> {
     let mut r = OpResolver::new();
     snapuq_exec::snap::register(&mut r)
-        .map_err(|e| anyhow!("cannot register the SNAP ops: {}", e.as_str()))?;
+        .map_err(|e| anyhow!("cannot register the SNAP ops: {}", e))?;
     Ok(r)
 }
 
@@ -218,7 +218,7 @@ impl Backbone {
         };
         for chunk in data.samples.chunks(CHUNK) {
             let res = run_batch(&self.bytes, resolver, chunk, tensors)
-                .map_err(|e| anyhow!("executor failed on {}: {}", data.source, e.as_str()))?;
+                .map_err(|e| anyhow!("executor failed on {}: {}", data.source, e))?;
             for r in res {
                 for (dst, src) in out.tensors.iter_mut().zip(&r.taps) {
                     dst.extend(src.iter().map(|&b| b as i8));

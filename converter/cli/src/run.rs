@@ -58,9 +58,7 @@ fn decode(dtype: Option<TensorType>, b: &[u8]) -> Vec<f64> {
             .chunks_exact(2)
             .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64)
             .collect(),
-        Some(TensorType::BOOL) | Some(TensorType::UINT8) | _ => {
-            b.iter().map(|&v| v as f64).collect()
-        }
+        _ => b.iter().map(|&v| v as f64).collect(),
     }
 }
 
@@ -80,7 +78,7 @@ pub fn run(args: &Args) -> Result<()> {
     for chunk in ds.samples.chunks(256) {
         results.extend(
             run_batch(&bytes, &resolver, chunk, &[])
-                .map_err(|e| anyhow!("executor failed: {}", e.as_str()))?,
+                .map_err(|e| anyhow!("executor failed: {}", e))?,
         );
         bar.inc(chunk.len() as u64);
     }

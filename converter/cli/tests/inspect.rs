@@ -70,7 +70,11 @@ fn resnet_taps_are_residual_adds() {
         .iter()
         .map(|t| t["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "residual").count(), 3, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "residual").count(),
+        3,
+        "{kinds:?}"
+    );
 }
 
 fn assert_one_line_failure(args: &[&std::ffi::OsStr], want: &str) {
@@ -88,7 +92,10 @@ fn bad_files_fail_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.tflite");
     std::fs::write(&text, "definitely not a flatbuffer, just some text").unwrap();
-    assert_one_line_failure(&["inspect".as_ref(), text.as_os_str()], "not a TFLite model");
+    assert_one_line_failure(
+        &["inspect".as_ref(), text.as_os_str()],
+        "not a TFLite model",
+    );
 
     let empty = dir.path().join("empty.tflite");
     std::fs::write(&empty, b"").unwrap();

@@ -332,10 +332,11 @@ impl SnapSurprisal {
             |i, o| surprisal::prepare(&opts, i, o),
         )?;
         let ins = ctx.inputs;
-        let b_lowrank = match ins.get(surprisal::INPUT_B_LOWRANK).copied().flatten() {
-            Some(b) => Some(as_i8(&b)),
-            None => None,
-        };
+        let b_lowrank = ins
+            .get(surprisal::INPUT_B_LOWRANK)
+            .copied()
+            .flatten()
+            .map(|b| as_i8(&b));
         let data = SurprisalInputs {
             z: as_i8(&input(ins, OP, surprisal::INPUT_Z, "z")?),
             a: as_i8(&input(ins, OP, surprisal::INPUT_A, "a")?),

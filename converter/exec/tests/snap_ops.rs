@@ -281,7 +281,8 @@ fn augment(project_options: Option<Vec<u8>>) -> (Vec<u8>, Heads) {
 
 fn test_inputs() -> (Vec<i8>, usize) {
     let path = repo_root().join("examples/models/digits_test.npy");
-    let npy = npyz::NpyFile::new(std::fs::read(path).unwrap()).unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
     let shape = npy.shape().to_vec();
     let data = npy.into_vec::<i8>().unwrap();
     let per: usize = shape[1..].iter().product::<u64>() as usize;

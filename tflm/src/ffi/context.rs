@@ -336,8 +336,4 @@ pub fn i8_from_bytes(bytes: &mut [u8]) -> &mut [i8] {
 }
 
 /// One-byte element types accepted for flag outputs (uint8, int8, bool).
-pub const K_BYTE_TYPES: [i32; 3] = [
-    K_TF_LITE_UINT8,
-    K_TF_LITE_INT8,
-    K_TF_LITE_BOOL,
-];
+pub const K_BYTE_TYPES: [i32; 3] = [K_TF_LITE_UINT8, K_TF_LITE_INT8, K_TF_LITE_BOOL];

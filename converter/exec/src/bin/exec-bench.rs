@@ -152,19 +152,19 @@ fn run() -> Result<(), String> {
     let resolver = OpResolver::new();
     let need =
         arena_bytes_needed(&model, &resolver, Options::default()).map_err(|e| e.to_string())?;
-    let mut arena = vec![0u8; need];
-    let it: Interpreter = Interpreter::new(&model, &mut arena, &resolver, Options::default())
-        .map_err(|e| e.to_string())?;
-    if it.input_count() != 1 || it.output_count() < 1 {
-        return Err("exec-bench drives single-input models".into());
-    }
-    let in_len = it
-        .input_index(0)
-        .ok()
-        .and_then(|i| it.tensor_info(i))
-        .map(|t| t.bytes)
-        .unwrap_or(0);
-    drop(it);
+    let in_len = {
+        let mut arena = vec![0u8; need];
+        let it: Interpreter = Interpreter::new(&model, &mut arena, &resolver, Options::default())
+            .map_err(|e| e.to_string())?;
+        if it.input_count() != 1 || it.output_count() < 1 {
+            return Err("exec-bench drives single-input models".into());
+        }
+        it.input_index(0)
+            .ok()
+            .and_then(|i| it.tensor_info(i))
+            .map(|t| t.bytes)
+            .unwrap_or(0)
+    };
     let samples = match &a.cifar {
         Some(p) => read_cifar(p, a.n)?,
         None => seeded(a.n, in_len),

@@ -40,6 +40,13 @@ static mut BALLAST: [u8; BALLAST_BYTES] = [0; BALLAST_BYTES];
 #[cfg(feature = "ballast")]
 const BALLAST_BYTES: usize = board::TIER.ram_bytes as usize - 4096;
 
+/// A fault (e.g. the stack running into .bss) prints and exits with failure instead of hanging.
+#[cortex_m_rt::exception]
+unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
+    hprintln!("error: hard fault at pc={:#010x}", frame.pc());
+    board::exit(false)
+}
+
 /// Runs every step and exits QEMU (status 0 when all passed).
 pub fn run() -> ! {
     board::TIER.print_banner();
