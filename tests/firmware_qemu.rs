@@ -278,6 +278,8 @@ fn check_tier(tier: Tier) {
         );
     }
 
+    check_model(tier, &out);
+
     // The DSP path's own battery ran on the target and passed.
     let dsp = records(&out, "dsp");
     assert_eq!(dsp.len(), 1, "one dsp self-check line expected");
@@ -304,6 +306,78 @@ fn check_tier(tier: Tier) {
                 "seed={seed} len={len}: SMLAD path {dsp_count} insns, portable {portable}"
             );
         }
+    }
+}
+
+/// The int8 samples of a C-order `|i1` .npy (what the firmware's build.rs embeds).
+fn npy_i8(path: &Path) -> (Vec<usize>, Vec<u8>) {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&b[..6], b"\x93NUMPY", "{} is not an .npy", path.display());
+    let (hlen, start) = match b[6] {
+        1 => (usize::from(u16::from_le_bytes([b[8], b[9]])), 10),
+        _ => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
+    };
+    let header = String::from_utf8_lossy(&b[start..start + hlen]).to_string();
+    assert!(header.contains("'|i1'"), "{}: not int8", path.display());
+    let shape: Vec<usize> = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|s| s.split('(').nth(1))
+        .and_then(|s| s.split(')').next())
+        .expect("shape")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect("shape dims"))
+        .collect();
+    (shape, b[start + hlen..].to_vec())
+}
+
+/// Runs the embedded model on the host executor over the same inputs and compares every output
+/// byte with what the firmware printed.
+fn check_model(tier: Tier, out: &str) {
+    let models = repo_root().join("examples").join("models");
+    let model = std::fs::read(models.join("digits_cnn.tflite")).expect("digits_cnn.tflite");
+    let (shape, data) = npy_i8(&models.join("digits_test.npy"));
+    let sample: usize = shape[1..].iter().product();
+    let mut resolver = snapuq_exec::OpResolver::new();
+    snapuq_exec::snap::register(&mut resolver).expect("SNAP ops register");
+    let opts = snapuq_exec::Options::default();
+    let need = snapuq_exec::arena_bytes_needed(&model, &resolver, opts).expect("host plan");
+    let mut arena = vec![0u8; need + 16];
+    let mut it: snapuq_exec::Interpreter =
+        snapuq_exec::Interpreter::new(&model, &mut arena, &resolver, opts).expect("host prepare");
+    let infers = records(out, "infer");
+    assert!(
+        !infers.is_empty(),
+        "{}: firmware ran no inference",
+        tier.name
+    );
+    for r in &infers {
+        let s: usize = field(r, "sample", "infer");
+        it.input_bytes_mut(0)
+            .expect("input 0")
+            .copy_from_slice(&data[s * sample..(s + 1) * sample]);
+        it.invoke().expect("host invoke");
+        for k in 0..it.output_count() {
+            let host: String = it
+                .output(k)
+                .expect("output")
+                .data
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let dev = r
+                .get(&format!("out{k}"))
+                .unwrap_or_else(|| panic!("infer line without out{k}: {r:?}"));
+            assert_eq!(
+                dev, &host,
+                "{}: sample {s} output {k}: firmware {dev}, host {host}",
+                tier.name
+            );
+        }
+        let backbone: u64 = field(r, "backbone", "infer");
+        assert!(backbone > 0, "no backbone instructions measured");
     }
 }
 

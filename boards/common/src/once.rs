@@ -24,6 +24,9 @@ impl<T> TakeOnce<T> {
     }
 
     /// The value, the first time only; `None` afterwards.
+    // The `&mut` comes from a shared `&'static self` on purpose: the atomic flag makes it the
+    // only one ever handed out, which is the pattern clippy's `mut_from_ref` cannot see.
+    #[allow(clippy::mut_from_ref)]
     pub fn take(&'static self) -> Option<&'static mut T> {
         if self.taken.swap(true, Ordering::AcqRel) {
             return None;

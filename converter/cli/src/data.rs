@@ -242,7 +242,7 @@ fn load_npy(path: &Path, spec: &InputSpec, pixels: PixelRange) -> Result<Dataset
             per
         );
     }
-    let kind = descr.trim_start_matches(['<', '>', '|', '=']);
+    let kind = descr.trim_matches('\'').trim_start_matches(['<', '>', '|', '=']);
     let flat: Vec<u8> = match kind {
         "i1" => npy.into_vec::<i8>()?.into_iter().map(|v| v as u8).collect(),
         "u1" => {
@@ -281,7 +281,7 @@ pub fn load_labels(path: &Path) -> Result<Vec<usize>> {
     }
     let npy = open_npy(path)?;
     let descr = npy.dtype().descr();
-    let kind = descr.trim_start_matches(['<', '>', '|', '=']).to_string();
+    let kind = descr.trim_matches('\'').trim_start_matches(['<', '>', '|', '=']).to_string();
     let vals: Vec<i64> = match kind.as_str() {
         "i8" => npy.into_vec::<i64>()?,
         "i4" => npy.into_vec::<i32>()?.into_iter().map(i64::from).collect(),

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod attach;
 mod convert;
 mod data;
+mod eval;
 mod inspect;
 mod pipeline;
 mod run;
@@ -16,8 +17,8 @@ mod steps;
 
 /// Subcommand names; any other first argument means the bare `snap-convert model.tflite …`
 /// form, which runs `convert`.
-const SUBCOMMANDS: [&str; 8] = [
-    "inspect", "convert", "taps", "fit", "calibrate", "attach", "run", "help",
+const SUBCOMMANDS: [&str; 9] = [
+    "inspect", "convert", "taps", "fit", "calibrate", "attach", "run", "eval", "help",
 ];
 
 #[derive(Parser, Debug)]
@@ -43,6 +44,8 @@ enum Command {
     Attach(steps::attach::Args),
     /// Run any model (augmented or not) on the host with the SNAP ops and print/save outputs.
     Run(run::Args),
+    /// Evaluate U against single-pass baselines on labeled data (ID, corrupted ID, OOD stand-in, streams).
+    Eval(eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Calibrate(args) => steps::calibrate::run(args),
         Command::Attach(args) => steps::attach::run(args),
         Command::Run(args) => run::run(args),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -631,14 +631,16 @@ pub fn calibrate(
         .iter()
         .flat_map(|p| probs_of(&p.classifier, cls.classes, cls.probs))
         .collect();
-    let auroc = aurocs(&u, &dev.msp, &all_probs, cls.classes, &dev.wrong);
+    // `DevSet::msp` holds the confidence C; the MSP score for "wrong" is 1 − C.
+    let msp_score: Vec<f32> = dev.msp.iter().map(|c| 1.0 - c).collect();
+    let auroc = aurocs(&u, &msp_score, &all_probs, cls.classes, &dev.wrong);
     let mut summaries = Vec::new();
     let mut start = 0;
     for p in parts {
         let n = p.labels.len();
         let r = start..start + n;
         let probs = probs_of(&p.classifier, cls.classes, cls.probs);
-        let a = aurocs(&u[r.clone()], &dev.msp[r.clone()], &probs, cls.classes, &dev.wrong[r.clone()]);
+        let a = aurocs(&u[r.clone()], &msp_score[r.clone()], &probs, cls.classes, &dev.wrong[r.clone()]);
         summaries.push(PartSummary {
             name: p.name.clone(),
             samples: n,

@@ -486,7 +486,7 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 }
                 let widen = self.options.widen_filters && p.filter_in_c == p.in_c;
                 let extra = if widen {
-                    (out_c * p.k_h * p.k_w * p.filter_in_c).div_ceil(2)
+                    conv::widened_len(&p).div_ceil(2)
                 } else {
                     0
                 };
@@ -1302,12 +1302,10 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                 as_i8(&fdata[..f.bytes]),
                 interleaved,
             );
-            if let Kernel::Conv(_, true) = node.kernel {
+            if let Kernel::Conv(cp, true) = node.kernel {
                 let wide: &mut [i16] =
                     bytemuck::cast_slice_mut(&mut words[kernels::per_channel_words(channels)..]);
-                for (d, &s) in wide.iter_mut().zip(as_i8(&fdata[..f.bytes])) {
-                    *d = i16::from(s);
-                }
+                conv::widen_filter(&cp, as_i8(&fdata[..f.bytes]), wide);
             }
         }
         Ok(())

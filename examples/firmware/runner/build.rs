@@ -82,7 +82,10 @@ fn main() {
             "<i8" | "<u8" => 8,
             "<i4" | "<u4" => 4,
             "|u1" | "|i1" => 1,
-            d => fail(&format!("{}: labels must be integers, found {d}", lp.display())),
+            d => fail(&format!(
+                "{}: labels must be integers, found {d}",
+                lp.display()
+            )),
         };
         for i in 0..n.min(y.shape.first().copied().unwrap_or(0)) {
             let b = &y.data[i * width..(i + 1) * width];
@@ -100,11 +103,16 @@ fn main() {
          pub const LABELS: [i64; {nl}] = {labels:?};\n\
          /// Where the model came from.\npub const MODEL_SOURCE: &str = {ms:?};\n\
          /// Where the inputs came from.\npub const INPUT_SOURCE: &str = {is:?};\n\
-         /// Arena bytes asked for at build time (0: the tier default).\npub const ARENA_BYTES: usize = {arena};\n",
+         /// Arena bytes asked for at build time (`None`: the tier default).\npub const ARENA_BYTES: Option<usize> = {arena};\n",
         nl = label_list.len(),
         labels = label_list,
         ms = file_name(&model),
         is = file_name(&inputs),
+        arena = if arena > 0 {
+            format!("Some({arena})")
+        } else {
+            "None".to_string()
+        },
     );
     std::fs::write(out.join("inputs.rs"), rs)
         .unwrap_or_else(|e| fail(&format!("cannot write inputs.rs: {e}")));
@@ -140,16 +148,14 @@ struct Npy {
 
 impl Npy {
     fn parse(path: &Path, b: &[u8]) -> Npy {
-        let bad = |why: &str| -> ! { fail(&format!("{}: not a usable .npy: {why}", path.display())) };
+        let bad =
+            |why: &str| -> ! { fail(&format!("{}: not a usable .npy: {why}", path.display())) };
         if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
             bad("missing the \\x93NUMPY magic");
         }
         let (hlen, start) = match b[6] {
             1 => (usize::from(u16::from_le_bytes([b[8], b[9]])), 10),
-            2 | 3 if b.len() >= 12 => (
-                u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize,
-                12,
-            ),
+            2 | 3 if b.len() >= 12 => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
             v => bad(&format!("format version {v}")),
         };
         let header = b

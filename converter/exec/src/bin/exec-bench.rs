@@ -130,15 +130,28 @@ it = runtime.Interpreter.from_bytes(data, arena_size=max(len(data) * 10, 4 << 20
 d = it.get_input_details(0)
 x = np.fromfile(inp, dtype=np.int8).reshape([n] + [int(v) for v in d["shape"]])
 outs = []
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 for s in range(n):
     it.set_input(x[s], 0)
     it.invoke()
     outs.append(np.array(it.get_output(0)).tobytes())
-dt = time.perf_counter() - t0
+dt, dc = time.perf_counter() - t0, time.process_time() - c0
 open(out, "wb").write(b"".join(outs))
-print(dt)
+print(dt, dc)
 "#;
+
+/// CPU seconds (user + system, all threads) this process has used so far, from
+/// `/proc/self/stat` (Linux; `None` elsewhere). On a shared machine wall time swings with the
+/// load, CPU time much less: the per-core ratio compares the two sides' CPU seconds.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ, fixed at 100 by the Linux ABI for /proc.
+    Some(ticks as f64 / 100.0)
+}
 
 fn run() -> Result<(), String> {
     let a = parse_args()?;
@@ -178,9 +191,11 @@ fn run() -> Result<(), String> {
 
     // Ours: one warm-up sample, then the timed batch.
     run_batch(&model, &resolver, &samples[..1], &[]).map_err(|e| e.to_string())?;
+    let c0 = cpu_seconds();
     let t0 = Instant::now();
     let ours = run_batch(&model, &resolver, &samples, &[]).map_err(|e| e.to_string())?;
     let ours_s = t0.elapsed().as_secs_f64();
+    let ours_cpu = cpu_seconds().zip(c0).map(|(b, a)| b - a);
 
     // Oracle: the same inputs through PyPI tflite-micro in a Python loop.
     let dir = std::env::temp_dir().join(format!("exec-bench-{}", std::process::id()));
@@ -209,10 +224,17 @@ fn run() -> Result<(), String> {
             String::from_utf8_lossy(&o.stderr)
         ));
     }
-    let oracle_s: f64 = String::from_utf8_lossy(&o.stdout)
-        .trim()
-        .parse()
-        .map_err(|e| format!("oracle printed no time: {e}"))?;
+    let times: Vec<f64> = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(|t| {
+            t.parse()
+                .map_err(|e| format!("oracle printed no time: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let (oracle_s, oracle_cpu) = match times[..] {
+        [wall, cpu] => (wall, cpu),
+        _ => return Err("oracle printed no wall and CPU time".into()),
+    };
     let oracle_out = std::fs::read(&outp).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -232,6 +254,12 @@ fn run() -> Result<(), String> {
     println!("snapuq-exec: {ours_rate:.1} samples/s ({ours_s:.3} s)");
     println!("tflite-micro (PyPI): {oracle_rate:.1} samples/s ({oracle_s:.3} s)");
     println!("ratio: {:.1}x", ours_rate / oracle_rate);
+    if let Some(c) = ours_cpu.filter(|&c| c > 0.0) {
+        println!(
+            "cpu time: snapuq-exec {c:.2} s, tflite-micro {oracle_cpu:.2} s, per-core ratio: {:.1}x",
+            oracle_cpu / c
+        );
+    }
     println!("outputs identical: {identical}");
     if !identical {
         return Err("outputs differ from the oracle".into());

@@ -55,19 +55,68 @@ pub fn prepare(
 
 #[inline(always)]
 fn add_one(p: &AddParams, a: i8, b: i8) -> i8 {
-    let x1 = (p.input1_offset + i32::from(a)) << p.left_shift;
-    let x2 = (p.input2_offset + i32::from(b)) << p.left_shift;
-    let s1 = mul_by_quantized_multiplier(x1, p.input1_multiplier, p.input1_shift);
-    let s2 = mul_by_quantized_multiplier(x2, p.input2_multiplier, p.input2_shift);
+    let s1 = scaled(
+        p.input1_offset,
+        p.left_shift,
+        p.input1_multiplier,
+        p.input1_shift,
+        a,
+    );
+    let s2 = scaled(
+        p.input2_offset,
+        p.left_shift,
+        p.input2_multiplier,
+        p.input2_shift,
+        b,
+    );
     let raw = mul_by_quantized_multiplier(s1.wrapping_add(s2), p.output_multiplier, p.output_shift)
         .wrapping_add(p.output_offset);
     raw.clamp(p.act_min, p.act_max) as i8
 }
 
-/// Elementwise add of equal-shape inputs.
+/// Each input's rescaled value depends on its int8 code alone.
+#[inline(always)]
+fn scaled(offset: i32, left_shift: i32, multiplier: i32, shift: i32, v: i8) -> i32 {
+    mul_by_quantized_multiplier((offset + i32::from(v)) << left_shift, multiplier, shift)
+}
+
+/// Element count above which [`eval`] tabulates both inputs' rescaling (512 multiplies) first.
+const TABLE_MIN: usize = 1024;
+
+/// Elementwise add of equal-shape inputs. Large tensors look both inputs' rescaled values up in
+/// 256-entry tables, leaving one requantization per element (same integer steps, same bits).
 pub fn eval(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) {
+    if out.len() < TABLE_MIN {
+        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+            *o = add_one(p, x, y);
+        }
+        return;
+    }
+    let t1: [i32; 256] = core::array::from_fn(|k| {
+        let v = k as u8 as i8;
+        scaled(
+            p.input1_offset,
+            p.left_shift,
+            p.input1_multiplier,
+            p.input1_shift,
+            v,
+        )
+    });
+    let t2: [i32; 256] = core::array::from_fn(|k| {
+        let v = k as u8 as i8;
+        scaled(
+            p.input2_offset,
+            p.left_shift,
+            p.input2_multiplier,
+            p.input2_shift,
+            v,
+        )
+    });
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        *o = add_one(p, x, y);
+        let sum = t1[usize::from(x as u8)].wrapping_add(t2[usize::from(y as u8)]);
+        let raw = mul_by_quantized_multiplier(sum, p.output_multiplier, p.output_shift)
+            .wrapping_add(p.output_offset);
+        *o = raw.clamp(p.act_min, p.act_max) as i8;
     }
 }
 
@@ -94,5 +143,17 @@ mod tests {
         let mut out = [0i8; 3];
         eval(&p, &[5, -3, 100], &[2, 6, -2], &mut out);
         assert_eq!(out, [6, 0, 99]);
+    }
+
+    #[test]
+    fn tabulated_add_matches_direct_on_every_code_pair() {
+        let p = prepare(0.037, -11, 0.052, 23, 0.061, 4, Activation::Relu);
+        let a: Vec<i8> = (0..65536u32).map(|k| (k & 0xff) as u8 as i8).collect();
+        let b: Vec<i8> = (0..65536u32).map(|k| (k >> 8) as u8 as i8).collect();
+        let mut out = vec![0i8; a.len()];
+        eval(&p, &a, &b, &mut out);
+        for ((&o, &x), &y) in out.iter().zip(&a).zip(&b) {
+            assert_eq!(o, add_one(&p, x, y), "codes {x} + {y}");
+        }
     }
 }

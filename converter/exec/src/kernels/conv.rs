@@ -73,7 +73,7 @@ pub fn eval(
     }
     if p.filter_in_c == p.in_c && p.k_h * p.k_w * p.in_c <= PATCH_MAX {
         match filter16 {
-            Some(f16) if f16.len() >= n_f => eval_patch(p, pc, input, &Widened(f16), output),
+            Some(f16) if f16.len() >= widened_len(p) => eval_wide(p, pc, input, f16, output),
             _ => eval_patch(p, pc, input, &Narrow(filter), output),
         }
     } else {
@@ -176,6 +176,156 @@ fn eval_rows(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], o
     }
 }
 
+/// Output pixels the widened path computes per pass over the filters: each filter chunk loaded
+/// feeds this many dot products (4 pixels × 2 channels = 8 accumulators fits the 16 SIMD
+/// registers of x86-64 with room for the operands).
+const PIXELS: usize = 4;
+
+/// Patch length rounded up to whole 8-lane chunks (the widened layout's row stride).
+fn padded_patch(p: &ConvParams) -> usize {
+    (p.k_h * p.k_w * p.in_c).next_multiple_of(8)
+}
+
+/// i16 elements [`widen_filter`] writes for this convolution: one row per output channel,
+/// each padded with zeros to a multiple of 8 so the hot loop has no scalar tail.
+pub fn widened_len(p: &ConvParams) -> usize {
+    p.out_c * padded_patch(p)
+}
+
+/// Writes the widened copy of `filter` (`[out_c][kh·kw·in_c]` int8) into `dst` in the layout
+/// [`eval`] expects for `filter16`: i16 rows padded with zeros to a multiple of 8.
+pub fn widen_filter(p: &ConvParams, filter: &[i8], dst: &mut [i16]) {
+    let plen = p.k_h * p.k_w * p.in_c;
+    let stride = padded_patch(p);
+    if plen == 0 {
+        return;
+    }
+    for (row, src) in dst.chunks_exact_mut(stride).zip(filter.chunks_exact(plen)) {
+        let (body, pad) = row.split_at_mut(plen);
+        for (d, &s) in body.iter_mut().zip(src) {
+            *d = i16::from(s);
+        }
+        pad.fill(0);
+    }
+}
+
+/// Gathers the receptive field of output pixel (`b`, `oy`, `ox`) as `x − zp_in` in i16, zero
+/// outside the image (TFLM skips those taps; a zero contributes nothing).
+#[inline(always)]
+fn gather(p: &ConvParams, input: &[i8], b: usize, oy: usize, ox: usize, dst: &mut [i16]) {
+    let iy0 = (oy * p.stride_h) as isize - p.pad_h as isize;
+    let ix0 = (ox * p.stride_w) as isize - p.pad_w as isize;
+    let row_len = p.k_w * p.in_c;
+    for (fy, drow) in dst.chunks_exact_mut(row_len).take(p.k_h).enumerate() {
+        let iy = iy0 + (fy * p.dilation_h) as isize;
+        if iy < 0 || iy >= p.in_h as isize {
+            drow.fill(0);
+            continue;
+        }
+        let row = (b * p.in_h + iy as usize) * p.in_w;
+        let x_last = ix0 + ((p.k_w - 1) * p.dilation_w) as isize;
+        if p.dilation_w == 1 && ix0 >= 0 && x_last < p.in_w as isize {
+            // The whole filter row is inside: one contiguous run.
+            let src = &input[(row + ix0 as usize) * p.in_c..][..row_len];
+            for (d, &x) in drow.iter_mut().zip(src) {
+                *d = (i32::from(x) + p.input_offset) as i16;
+            }
+            continue;
+        }
+        for (fx, d) in drow.chunks_exact_mut(p.in_c).enumerate() {
+            let ix = ix0 + (fx * p.dilation_w) as isize;
+            if ix < 0 || ix >= p.in_w as isize {
+                d.fill(0);
+            } else {
+                let src = &input[(row + ix as usize) * p.in_c..][..p.in_c];
+                for (d, &x) in d.iter_mut().zip(src) {
+                    *d = (i32::from(x) + p.input_offset) as i16;
+                }
+            }
+        }
+    }
+}
+
+/// Widened path (groups = 1, i16 filter copy from [`widen_filter`]): gathers the patches of
+/// [`PIXELS`] neighbouring output pixels, then for every pair of output channels runs 16-bit
+/// multiply-add dot products (`pmaddwd` on x86) of all those patches against both filters, so
+/// each filter chunk loaded feeds `2·PIXELS` products and each patch chunk feeds two. Rows with
+/// fewer pixels left compute on stale patches whose results are not written.
+// Never inlined into `eval`: its stack buffers must not grow the MCU path's frame.
+#[inline(never)]
+fn eval_wide(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i16], output: &mut [i8]) {
+    let plen = p.k_h * p.k_w * p.in_c;
+    let stride = padded_patch(p);
+    if stride > PATCH_MAX || stride == 0 || filter.len() < widened_len(p) {
+        return;
+    }
+    let mut buf = [[0i16; PATCH_MAX]; PIXELS];
+    let rq = |acc: i32, c: usize| {
+        requantize(
+            acc.wrapping_add(pc.bias[c]),
+            pc.multiplier[c],
+            pc.shift[c],
+            p.output_offset,
+            p.act_min,
+            p.act_max,
+        )
+    };
+    for b in 0..p.batches {
+        for oy in 0..p.out_h {
+            let mut ox = 0;
+            while ox < p.out_w {
+                let np = PIXELS.min(p.out_w - ox);
+                for (j, patch) in buf.iter_mut().enumerate().take(np) {
+                    gather(p, input, b, oy, ox + j, &mut patch[..plen]);
+                }
+                let xs: [&[[i16; 8]]; PIXELS] =
+                    core::array::from_fn(|j| buf[j][..stride].as_chunks::<8>().0);
+                let out_px = ((b * p.out_h + oy) * p.out_w + ox) * p.out_c;
+                let mut rows = filter[..widened_len(p)].chunks_exact(stride);
+                let mut oc = 0;
+                while oc + 2 <= p.out_c {
+                    let (Some(r0), Some(r1)) = (rows.next(), rows.next()) else {
+                        return;
+                    };
+                    let (w0, w1) = (r0.as_chunks::<8>().0, r1.as_chunks::<8>().0);
+                    let mut a0 = [i32x4::ZERO; PIXELS];
+                    let mut a1 = [i32x4::ZERO; PIXELS];
+                    for (c, (f0, f1)) in w0.iter().zip(w1).enumerate() {
+                        let (f0, f1) = (i16x8::new(*f0), i16x8::new(*f1));
+                        for j in 0..PIXELS {
+                            let x = i16x8::new(xs[j][c]);
+                            a0[j] += x.dot(f0);
+                            a1[j] += x.dot(f1);
+                        }
+                    }
+                    for j in 0..np {
+                        let o = out_px + j * p.out_c + oc;
+                        output[o] = rq(a0[j].reduce_add(), oc);
+                        output[o + 1] = rq(a1[j].reduce_add(), oc + 1);
+                    }
+                    oc += 2;
+                }
+                if oc < p.out_c {
+                    let Some(r0) = rows.next() else {
+                        return;
+                    };
+                    let mut a0 = [i32x4::ZERO; PIXELS];
+                    for (c, f0) in r0.as_chunks::<8>().0.iter().enumerate() {
+                        let f0 = i16x8::new(*f0);
+                        for j in 0..PIXELS {
+                            a0[j] += i16x8::new(xs[j][c]).dot(f0);
+                        }
+                    }
+                    for j in 0..np {
+                        output[out_px + j * p.out_c + oc] = rq(a0[j].reduce_add(), oc);
+                    }
+                }
+                ox += np;
+            }
+        }
+    }
+}
+
 /// Filter storage the patch path reads eight weights at a time from.
 trait Filter {
     fn load8(&self, at: usize) -> i16x8;
@@ -183,23 +333,11 @@ trait Filter {
 }
 
 struct Narrow<'f>(&'f [i8]);
-struct Widened<'f>(&'f [i16]);
 
 impl Filter for Narrow<'_> {
     #[inline(always)]
     fn load8(&self, at: usize) -> i16x8 {
         widen(&self.0[at..at + 8])
-    }
-    #[inline(always)]
-    fn get(&self, at: usize) -> i32 {
-        i32::from(self.0[at])
-    }
-}
-
-impl Filter for Widened<'_> {
-    #[inline(always)]
-    fn load8(&self, at: usize) -> i16x8 {
-        i16x8::from_slice_unaligned(&self.0[at..at + 8])
     }
     #[inline(always)]
     fn get(&self, at: usize) -> i32 {
@@ -415,7 +553,8 @@ mod tests {
             };
             let mut out = vec![0i8; no];
             eval(&p, &pc, &input, &filter, None, &mut out);
-            let wide16: Vec<i16> = filter.iter().map(|&f| i16::from(f)).collect();
+            let mut wide16 = vec![0i16; widened_len(&p)];
+            widen_filter(&p, &filter, &mut wide16);
             let mut out16 = vec![0i8; no];
             eval(&p, &pc, &input, &filter, Some(&wide16), &mut out16);
             assert_eq!(

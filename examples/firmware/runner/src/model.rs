@@ -20,17 +20,18 @@ static MODEL: &AlignedModel<[u8]> =
     &AlignedModel(*include_bytes!(concat!(env!("OUT_DIR"), "/model.tflite")));
 static INPUTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/inputs.bin"));
 
-/// Capacity of the interpreter's fixed tables (subgraph 0). The tables live on the stack, so
-/// the Small tier keeps them just large enough for the DS-CNN (35 tensors, 13 ops) and
-/// ResNet-8 (38, 16) augmented with two taps; the Big tier also fits VWW (89, 31).
+/// Capacity of the interpreter's fixed tables (subgraph 0). The tables live on the stack
+/// (and `Interpreter::new` currently holds several copies of them: ~4 KB of stack per 8
+/// tensors + 4 ops), so the Small tier keeps them to the digits CNN augmented with two taps;
+/// the Big tier also fits the DS-CNN (35 tensors, 13 ops), ResNet-8 (38, 16) and VWW (89, 31).
 #[cfg(feature = "big")]
 const MAX_TENSORS: usize = 128;
 #[cfg(feature = "big")]
 const MAX_OPS: usize = 64;
 #[cfg(all(feature = "small", not(feature = "big")))]
-const MAX_TENSORS: usize = 64;
+const MAX_TENSORS: usize = 48;
 #[cfg(all(feature = "small", not(feature = "big")))]
-const MAX_OPS: usize = 32;
+const MAX_OPS: usize = 24;
 type Interp<'m, 'a> = Interpreter<'m, 'a, 'static, MAX_TENSORS, MAX_OPS>;
 
 /// Tier default arena when the build does not set `SNAPUQ_ARENA_BYTES`.
@@ -38,10 +39,9 @@ type Interp<'m, 'a> = Interpreter<'m, 'a, 'static, MAX_TENSORS, MAX_OPS>;
 const DEFAULT_ARENA: usize = 256 * 1024;
 #[cfg(all(feature = "small", not(feature = "big")))]
 const DEFAULT_ARENA: usize = 16 * 1024;
-const ARENA_BYTES: usize = if embedded::ARENA_BYTES > 0 {
-    embedded::ARENA_BYTES
-} else {
-    DEFAULT_ARENA
+pub(crate) const ARENA_BYTES: usize = match embedded::ARENA_BYTES {
+    Some(n) => n,
+    None => DEFAULT_ARENA,
 };
 static ARENA: TakeOnce<Aligned<ARENA_BYTES>> = TakeOnce::new(Aligned::zeroed());
 
@@ -150,7 +150,7 @@ pub fn run(meter: &Meter) -> bool {
             hprintln!("error: sample {}: {}", s, e);
             return false;
         }
-            let class = it
+        let class = it
             .output(0)
             .ok()
             .and_then(|t| t.as_i8())

@@ -1,0 +1,417 @@
+//! `snap-convert eval model.snap.tflite --data … [--labels …] [--json FILE] [--html FILE]`:
+//! is U worth its bytes on the user's own model and data? Runs the augmented model on the host
+//! executor over clean ID, corrupted ID (CID, severities 1–5) and an OOD stand-in, scores U and
+//! every single-pass baseline on the same samples, and reports failure detection, selective
+//! prediction, calibration and streaming metrics (`snapuq-eval` computes every number).
+//!
+//! Protocol (docs/eval.md): the labeled data is split deterministically into a dev half (all
+//! tuning: temperatures, ASH percentile, Mahalanobis fit, stream thresholds and the ID accuracy
+//! band) and a test half (every reported number); see [`records`] for CID and OOD.
+use anyhow::{anyhow, bail, Context, Result};
+use snapuq_eval::report::{self, EvalReport, MethodInputs, StreamReport, StreamTrace};
+use snapuq_eval::shifts::audio::AudioShift;
+use snapuq_eval::shifts::image::Corruption;
+use snapuq_eval::streams::{self, SegmentKind, StreamPools, StreamScores, StreamSpec, WINDOW};
+use snapuq_eval::{baselines, metrics};
+use std::path::PathBuf;
+
+use crate::data::{self, PixelRange};
+
+mod features;
+mod methods;
+mod records;
+
+use features::ModelFacts;
+use records::{Half, RecordConfig, RecordSet, Shifts};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The augmented model (`*.snap.tflite` written by `snap-convert`).
+    pub model: PathBuf,
+    /// Labeled evaluation data: .npy (with --labels), a CIFAR-10 .bin, or a folder with one
+    /// subfolder of images per class (same formats as the converter's --dev).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Integer labels (.npy) for a .npy --data.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Write every number as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write an HTML report with the risk–coverage, reliability and stream-trace figures here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Seed for the split, the shifts, the OOD stand-in, the streams and the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Severities for CID: a range `1..5`, a list `1,3,5` or one value.
+    #[arg(long, default_value = "1..5")]
+    pub severities: String,
+    /// Shift families, comma-separated (default: every image corruption for image inputs,
+    /// every audio-feature shift otherwise).
+    #[arg(long, value_delimiter = ',')]
+    pub corruptions: Option<Vec<String>>,
+    /// Use at most this many labeled samples (before the dev/test split).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Fraction of the samples in the dev half.
+    #[arg(long, default_value_t = 0.5)]
+    pub dev_fraction: f64,
+    /// Evaluate a model without a `snapuq/U` output (baselines only) instead of failing.
+    #[arg(long)]
+    pub baselines_only: bool,
+    /// How 8-bit pixels map to the model's real input range.
+    #[arg(long, value_enum, default_value_t = PixelRange::Auto)]
+    pub pixel_range: PixelRange,
+}
+
+/// Parses `1..5`, `1..=5`, `1,3,5` or `3` into sorted, unique severities in 1..=5.
+pub fn parse_severities(s: &str) -> Result<Vec<u8>> {
+    let bad = || anyhow!("--severities `{s}`: expected a range like 1..5, a list like 1,3,5 or one value, each in 1..=5");
+    let mut v: Vec<u8> = if let Some((a, b)) = s.split_once("..") {
+        let a: u8 = a.trim().parse().map_err(|_| bad())?;
+        let b: u8 = b.trim().trim_start_matches('=').parse().map_err(|_| bad())?;
+        (a..=b).collect()
+    } else {
+        s.split(',')
+            .map(|x| x.trim().parse::<u8>().map_err(|_| bad()))
+            .collect::<Result<_>>()?
+    };
+    v.sort_unstable();
+    v.dedup();
+    if v.is_empty() || v.iter().any(|&x| !(1..=5).contains(&x)) {
+        return Err(bad());
+    }
+    Ok(v)
+}
+
+fn shifts_for(names: Option<&[String]>, image: bool) -> Result<Shifts> {
+    if image {
+        let all = Corruption::ALL;
+        let list = match names {
+            None => all.to_vec(),
+            Some(n) => n
+                .iter()
+                .map(|x| {
+                    Corruption::from_name(x.trim()).ok_or_else(|| {
+                        anyhow!(
+                            "unknown corruption `{x}`; choose from {}",
+                            all.map(|c| c.name()).join(", ")
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?,
+        };
+        Ok(Shifts::Image(list))
+    } else {
+        let all = AudioShift::ALL;
+        let list = match names {
+            None => all.to_vec(),
+            Some(n) => n
+                .iter()
+                .map(|x| {
+                    all.into_iter().find(|a| a.name() == x.trim()).ok_or_else(|| {
+                        anyhow!(
+                            "unknown shift `{x}` for a non-image input; choose from {}",
+                            all.map(|c| c.name()).join(", ")
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?,
+        };
+        Ok(Shifts::Audio(list))
+    }
+}
+
+fn e(err: snapuq_eval::EvalError) -> anyhow::Error {
+    anyhow!("{err}")
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let report = evaluate(args)?;
+    print!("{}", report.summary_table());
+    for n in &report.notes {
+        println!("note: {n}");
+    }
+    if let Some(p) = &args.json {
+        report
+            .write_json(p)
+            .map_err(|err| anyhow!("cannot write {}: {err}", p.display()))?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = &args.html {
+        report
+            .write_html(p)
+            .map_err(|err| anyhow!("cannot write {}: {err}", p.display()))?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// Runs the whole evaluation and returns the report.
+pub fn evaluate(args: &Args) -> Result<EvalReport> {
+    let severities = parse_severities(&args.severities)?;
+    let facts = ModelFacts::load(&args.model)?;
+    if facts.u_output.is_none() && !args.baselines_only {
+        bail!(
+            "{} has no snapuq/U output, so there is no U to evaluate: augment it first with `snap-convert {} --calib … --dev …` and evaluate the written .snap.tflite (or pass --baselines-only to score the baselines alone)",
+            args.model.display(),
+            args.model.display()
+        );
+    }
+    let spec = &facts.bb.input;
+    let ds = data::load(&args.data, args.labels.as_deref(), spec, args.pixel_range)
+        .with_context(|| format!("loading --data {}", args.data.display()))?;
+    let classes = facts.classes();
+    if let Some(l) = &ds.labels {
+        if let Some((i, &y)) = l.iter().enumerate().find(|(_, &y)| y >= classes) {
+            bail!(
+                "label {y} of sample {i} is out of range: the model has {classes} classes (labels must be 0..{classes})"
+            );
+        }
+    }
+    let shifts = shifts_for(args.corruptions.as_deref(), spec.image_hwc().is_some())?;
+    let cfg = RecordConfig {
+        seed: args.seed,
+        severities: severities.clone(),
+        shifts,
+        limit: args.limit,
+        dev_fraction: args.dev_fraction,
+        pixels: args.pixel_range,
+    };
+    let set = records::build(spec, &ds, &cfg)?;
+    let out = features::collect(&facts, &set.inputs)?;
+
+    // Correctness per record (OOD records are never correct).
+    let pred = metrics::argmax_rows(&out.classifier, classes).map_err(e)?;
+    let labels: Vec<usize> = set
+        .records
+        .iter()
+        .map(|r| r.label.unwrap_or(usize::MAX))
+        .collect();
+    let correct: Vec<bool> = pred.iter().zip(&labels).map(|(p, y)| p == y).collect();
+
+    let is_in = |r: &records::Record| r.kind != SegmentKind::Ood;
+    let dev = set.select(|r| r.half == Half::Dev && is_in(r));
+    let dev_id = set.select(|r| r.half == Half::Dev && r.kind == SegmentKind::Id);
+    let test = set.select(|r| r.half == Half::Test && is_in(r));
+    let test_id = set.select(|r| r.half == Half::Test && r.kind == SegmentKind::Id);
+    let test_cid = set.select(|r| r.half == Half::Test && r.kind == SegmentKind::Cid);
+    let test_ood = set.select(|r| r.half == Half::Test && r.kind == SegmentKind::Ood);
+
+    let mut rep = EvalReport::new(&args.model.display().to_string());
+    rep.notes.push(format!(
+        "data: {}; {} dev / {} test clean samples (seed {}), every reported number is on the test half",
+        ds.source,
+        dev_id.len(),
+        test_id.len(),
+        args.seed
+    ));
+    rep.notes.push(set.shift_note.clone());
+    rep.notes.push(set.ood_note.clone());
+    let acc = |idx: &[usize]| {
+        (!idx.is_empty())
+            .then(|| idx.iter().filter(|&&i| correct[i]).count() as f64 / idx.len() as f64)
+    };
+    rep.dataset = report::DatasetSummary {
+        n_classes: classes,
+        id: test_id.len(),
+        cid: test_cid.len(),
+        ood: test_ood.len(),
+        accuracy_id: acc(&test_id),
+        accuracy_cid: acc(&test_cid),
+    };
+
+    let split = methods::DevSplit {
+        dev: &dev,
+        dev_id: &dev_id,
+        correct: &correct,
+        labels: &labels,
+    };
+    let scored = methods::score_all(&facts, &out, &split, &mut rep.notes)?;
+
+    // Calibration of the classifier on clean test ID.
+    let raw = baselines::softmax(&out.logits, classes, 1.0).map_err(e)?;
+    let rows = |flat: &[f64], idx: &[usize]| -> Vec<f64> {
+        idx.iter()
+            .flat_map(|&i| flat[i * classes..(i + 1) * classes].iter().copied())
+            .collect()
+    };
+    let test_y: Vec<usize> = test.iter().map(|&i| labels[i]).collect();
+    let test_id_y: Vec<usize> = test_id.iter().map(|&i| labels[i]).collect();
+    rep.calibration.push(
+        report::calibration_report("softmax", None, &rows(&raw, &test_id), classes, &test_id_y)
+            .map_err(e)?,
+    );
+    if let Some(ts) = scored.iter().find(|m| m.name == "Temp. scaling") {
+        if let Some(p) = &ts.probs {
+            rep.calibration.push(
+                report::calibration_report(
+                    "temperature",
+                    ts.params.get("T").copied(),
+                    &rows(p, &test_id),
+                    classes,
+                    &test_id_y,
+                )
+                .map_err(e)?,
+            );
+        }
+    }
+
+    // Non-streaming metrics per method on test ID+CID, OOD = test OOD stand-in.
+    let test_correct: Vec<bool> = test.iter().map(|&i| correct[i]).collect();
+    let clean: Vec<bool> = test
+        .iter()
+        .map(|&i| set.records[i].kind == SegmentKind::Id)
+        .collect();
+    let raw_test = rows(&raw, &test);
+    for (k, m) in scored.iter().enumerate() {
+        let s: Vec<f64> = test.iter().map(|&i| m.scores[i]).collect();
+        let ood: Vec<f64> = test_ood.iter().map(|&i| m.scores[i]).collect();
+        let probs = m.probs.as_ref().map_or(raw_test.clone(), |p| rows(p, &test));
+        let inputs = MethodInputs {
+            scores: &s,
+            correct: &test_correct,
+            clean_id: Some(&clean),
+            ood_scores: (!ood.is_empty()).then_some(ood.as_slice()),
+            probs: Some((&probs, classes, &test_y)),
+        };
+        let mut mr = report::method_report(&m.name, inputs, args.seed.wrapping_add(100 * k as u64))
+            .map_err(|err| anyhow!("{}: {err}", m.name))?;
+        mr.params = m.params.clone();
+        rep.methods.push(mr);
+    }
+
+    streams_into(&mut rep, &set, &scored, &correct, severities.len(), args.seed)?;
+    Ok(rep)
+}
+
+/// Builds the dev and test streams from disjoint record pools, labels events from the dev ID
+/// band, and attaches every method's streaming metrics (failures become notes).
+fn streams_into(
+    rep: &mut EvalReport,
+    set: &RecordSet,
+    scored: &[methods::Scored],
+    correct: &[bool],
+    n_sev: usize,
+    seed: u64,
+) -> Result<()> {
+    let pools = |half: Half| {
+        let id = set.select(|r| r.half == half && r.kind == SegmentKind::Id);
+        let ood = set.select(|r| r.half == half && r.kind == SegmentKind::Ood);
+        let mut cid = vec![vec![Vec::new(); set.shift_names.len()]; n_sev];
+        let sevs = {
+            let mut s: Vec<u8> = set.records.iter().map(|r| r.severity).filter(|&s| s > 0).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        };
+        for (i, r) in set.records.iter().enumerate() {
+            if r.half == half && r.kind == SegmentKind::Cid {
+                if let (Some(k), Some(p)) = (r.shift, sevs.iter().position(|&s| s == r.severity)) {
+                    cid[p][k].push(i);
+                }
+            }
+        }
+        (id, cid, ood)
+    };
+    let (dev_id, dev_cid, dev_ood) = pools(Half::Dev);
+    let (test_id, test_cid, test_ood) = pools(Half::Test);
+    let spec = StreamSpec {
+        severities: n_sev as u8,
+        ..StreamSpec::default()
+    };
+    let build = |id: &[usize], cid: &[Vec<Vec<usize>>], ood: &[usize], s: &StreamSpec, seed| {
+        streams::build_stream(&StreamPools { id, cid, ood }, s, seed).map_err(e)
+    };
+    let id_only = StreamSpec {
+        id_len: 2000,
+        cid_len: 0,
+        ood_len: 0,
+        type_cycle: 1,
+        severities: 0,
+    };
+    let band_run = build(&dev_id, &[], &[], &id_only, seed ^ 0xBA4D)?;
+    let band_correct: Vec<bool> = band_run.frames.iter().map(|f| correct[f.record]).collect();
+    let band = streams::id_band(&band_correct, WINDOW).map_err(e)?;
+    let dev_stream = build(&dev_id, &dev_cid, &dev_ood, &spec, seed ^ 0xDE5)?;
+    let test_stream = build(&test_id, &test_cid, &test_ood, &spec, seed ^ 0x7E57)?;
+    let frame_correct = |s: &streams::Stream| -> Vec<bool> {
+        s.frames.iter().map(|f| correct[f.record]).collect()
+    };
+    let dev_labels = streams::event_labels(&frame_correct(&dev_stream), &band).map_err(e)?;
+    let test_labels = streams::event_labels(&frame_correct(&test_stream), &band).map_err(e)?;
+    let clean = test_stream.clean_id_mask();
+    rep.notes.push(format!(
+        "streams: dev and test streams built from the disjoint dev/test record pools ({} frames each; records repeat when a pool is shorter than its segment); event band μ−3σ = {:.3} from a 2000-frame dev ID-only run",
+        test_stream.frames.len(),
+        band.threshold()
+    ));
+    let mut trace = None;
+    for (k, m) in scored.iter().enumerate() {
+        let per = |s: &streams::Stream| -> Vec<f64> {
+            s.frames.iter().map(|f| m.scores[f.record]).collect()
+        };
+        let (ds, ts) = (per(&dev_stream), per(&test_stream));
+        match streams::evaluate_stream(
+            StreamScores {
+                scores: &ds,
+                labels: &dev_labels,
+            },
+            StreamScores {
+                scores: &ts,
+                labels: &test_labels,
+            },
+            &clean,
+            seed.wrapping_add(7000 + k as u64),
+        ) {
+            Ok(sm) => {
+                if k == 0 {
+                    trace = Some(StreamTrace {
+                        method: m.name.clone(),
+                        scores: ts.clone(),
+                        threshold: sm.dev_threshold.threshold,
+                    });
+                }
+                rep.methods[k].stream = Some(sm);
+            }
+            Err(err) => rep.methods[k]
+                .skipped
+                .push(format!("stream metrics: {err}")),
+        }
+    }
+    rep.stream = Some(StreamReport {
+        spec,
+        band,
+        segments: test_stream.segments.clone(),
+        events: streams::events_from_labels(&test_labels),
+        trace,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_parse_ranges_lists_and_reject_junk() {
+        assert_eq!(parse_severities("1..5").unwrap(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(parse_severities("2..=3").unwrap(), vec![2, 3]);
+        assert_eq!(parse_severities("5,1,3,3").unwrap(), vec![1, 3, 5]);
+        assert_eq!(parse_severities("4").unwrap(), vec![4]);
+        assert!(parse_severities("0..5").is_err());
+        assert!(parse_severities("1..6").is_err());
+        assert!(parse_severities("x").is_err());
+        assert!(parse_severities("").is_err());
+    }
+
+    #[test]
+    fn shift_names_resolve_or_list_the_choices() {
+        let s = shifts_for(Some(&["fog".into(), "contrast".into()]), true).unwrap();
+        assert_eq!(s.names(), vec!["fog", "contrast"]);
+        let err = shifts_for(Some(&["snow".into()]), true).unwrap_err().to_string();
+        assert!(err.contains("gaussian_noise"), "{err}");
+        assert_eq!(shifts_for(None, false).unwrap().names().len(), 4);
+    }
+}
