@@ -94,14 +94,50 @@ pub fn attach(bb: &Backbone, plan: &Plan) -> Result<(Model, Attached)> {
             bail!("plan tap {k} names tensors the model does not have");
         }
         let (r, ci, co) = (q.rank as i32, q.c_in as i32, q.c_out as i32);
-        let z = m.add_intermediate_tensor(&name("z"), &[1, r], TensorType::INT8, per_tensor(q.z.scale, q.z.zero_point))?;
-        let p = m.add_constant_tensor(&name("P"), &[r, ci], TensorData::Int8(q.p.clone()), per_tensor(q.p_scale, 0))?;
-        let pb = m.add_constant_tensor(&name("P_bias"), &[r], TensorData::Int32(q.p_bias.clone()), per_tensor(q.prev.scale * q.p_scale, 0))?;
-        let wmu = m.add_constant_tensor(&name("W_mu"), &[co, r], TensorData::Int8(q.w_mu.clone()), per_tensor(q.wmu_scale, 0))?;
-        let bmu = m.add_constant_tensor(&name("b_mu"), &[co], TensorData::Int32(q.b_mu.clone()), per_tensor(q.wmu_scale * q.z.scale, 0))?;
-        let wls = m.add_constant_tensor(&name("W_ls"), &[co, r], TensorData::Int8(q.w_ls.clone()), per_tensor(q.wls_scale, 0))?;
-        let bls = m.add_constant_tensor(&name("b_ls"), &[co], TensorData::Int32(q.b_ls.clone()), per_tensor(q.wls_scale * q.z.scale, 0))?;
-        let lut = m.add_constant_tensor(&name("lut"), &[256], TensorData::Int32(q.lut.clone()), None)?;
+        let z = m.add_intermediate_tensor(
+            &name("z"),
+            &[1, r],
+            TensorType::INT8,
+            per_tensor(q.z.scale, q.z.zero_point),
+        )?;
+        let p = m.add_constant_tensor(
+            &name("P"),
+            &[r, ci],
+            TensorData::Int8(q.p.clone()),
+            per_tensor(q.p_scale, 0),
+        )?;
+        let pb = m.add_constant_tensor(
+            &name("P_bias"),
+            &[r],
+            TensorData::Int32(q.p_bias.clone()),
+            per_tensor(q.prev.scale * q.p_scale, 0),
+        )?;
+        let wmu = m.add_constant_tensor(
+            &name("W_mu"),
+            &[co, r],
+            TensorData::Int8(q.w_mu.clone()),
+            per_tensor(q.wmu_scale, 0),
+        )?;
+        let bmu = m.add_constant_tensor(
+            &name("b_mu"),
+            &[co],
+            TensorData::Int32(q.b_mu.clone()),
+            per_tensor(q.wmu_scale * q.z.scale, 0),
+        )?;
+        let wls = m.add_constant_tensor(
+            &name("W_ls"),
+            &[co, r],
+            TensorData::Int8(q.w_ls.clone()),
+            per_tensor(q.wls_scale, 0),
+        )?;
+        let bls = m.add_constant_tensor(
+            &name("b_ls"),
+            &[co],
+            TensorData::Int32(q.b_ls.clone()),
+            per_tensor(q.wls_scale * q.z.scale, 0),
+        )?;
+        let lut =
+            m.add_constant_tensor(&name("lut"), &[256], TensorData::Int32(q.lut.clone()), None)?;
         let ebar = m.add_intermediate_tensor(&name("ebar"), &[1], TensorType::FLOAT32, None)?;
         bytes += (q.p.len() + q.w_mu.len() + q.w_ls.len()) as u64
             + 4 * (q.p_bias.len() + q.b_mu.len() + q.b_ls.len() + q.lut.len()) as u64;
@@ -136,13 +172,25 @@ pub fn attach(bb: &Backbone, plan: &Plan) -> Result<(Model, Attached)> {
         m.insert_operator(pos, op)?;
     }
     let weights: Vec<f64> = plan.taps.iter().map(|t| t.weight).collect();
-    let copts = calibrate_options(&weights, plan.classifier.input(), plan.alpha, &plan.calibrator, plan.tau, None)?;
+    let copts = calibrate_options(
+        &weights,
+        plan.classifier.input(),
+        plan.alpha,
+        &plan.calibrator,
+        plan.tau,
+        None,
+    )?;
     let mut inputs = ebar_tensors;
     inputs.push(plan.classifier.tensor as i32);
     let mut table_len = 0;
     if let Calibrator::Isotonic(t) = &plan.calibrator {
         table_len = t.thresholds.len();
-        let tab = m.add_constant_tensor("snapuq/isotonic", &[2, table_len as i32], TensorData::Float32(t.tensor()), None)?;
+        let tab = m.add_constant_tensor(
+            "snapuq/isotonic",
+            &[2, table_len as i32],
+            TensorData::Float32(t.tensor()),
+            None,
+        )?;
         bytes += 8 * table_len as u64;
         inputs.push(tab);
     }
@@ -152,7 +200,12 @@ pub fn attach(bb: &Backbone, plan: &Plan) -> Result<(Model, Attached)> {
     let n_ops = m.operators().len();
     m.insert_operator(
         n_ops,
-        NewOperator::custom(OpKind::Calibrate.custom_code(), inputs, vec![u, s, ab], copts.to_flexbuffer()),
+        NewOperator::custom(
+            OpKind::Calibrate.custom_code(),
+            inputs,
+            vec![u, s, ab],
+            copts.to_flexbuffer(),
+        ),
     )?;
     let u_output = m.add_output(u)?;
     let s_output = m.add_output(s)?;
@@ -167,7 +220,8 @@ pub fn attach(bb: &Backbone, plan: &Plan) -> Result<(Model, Attached)> {
             "tau": plan.tau,
         }))?,
     );
-    m.validate().map_err(|e| anyhow!("the augmented model does not validate: {e}"))?;
+    m.validate()
+        .map_err(|e| anyhow!("the augmented model does not validate: {e}"))?;
     Ok((
         m,
         Attached {

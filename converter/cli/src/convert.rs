@@ -194,10 +194,18 @@ impl HeadsFile {
     pub fn read(path: &Path) -> Result<HeadsFile> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read heads file {}", path.display()))?;
-        let h: HeadsFile = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid {HEADS_FORMAT} heads file", path.display()))?;
+        let h: HeadsFile = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a valid {HEADS_FORMAT} heads file",
+                path.display()
+            )
+        })?;
         if h.format != HEADS_FORMAT {
-            bail!("{}: format `{}`, expected `{HEADS_FORMAT}`", path.display(), h.format);
+            bail!(
+                "{}: format `{}`, expected `{HEADS_FORMAT}`",
+                path.display(),
+                h.format
+            );
         }
         if h.taps.is_empty() {
             bail!("{}: no taps", path.display());
@@ -209,7 +217,10 @@ impl HeadsFile {
     pub fn sites(&self, bb: &Backbone) -> Result<Vec<Site>> {
         let mut out = Vec::new();
         for t in &self.taps {
-            let mut s = bb.select(Some(std::slice::from_ref(&t.tensor)), RankPolicy::Fixed(t.heads.rank))?;
+            let mut s = bb.select(
+                Some(std::slice::from_ref(&t.tensor)),
+                RankPolicy::Fixed(t.heads.rank),
+            )?;
             out.append(&mut s);
         }
         Ok(out)
@@ -273,7 +284,10 @@ pub fn fitted_taps(
         Some(p) => {
             let h = HeadsFile::read(p)?;
             let sites = h.sites(bb)?;
-            (sites, Some(h.taps.into_iter().map(|t| t.heads).collect::<Vec<_>>()))
+            (
+                sites,
+                Some(h.taps.into_iter().map(|t| t.heads).collect::<Vec<_>>()),
+            )
         }
         None => (bb.select(taps.taps.as_deref(), taps.policy())?, None),
     };
@@ -312,8 +326,22 @@ pub fn run(args: &Args) -> Result<()> {
     let resolver = pipeline::resolver()?;
     let (calib, dev) = args.data.load(&bb, true)?;
     let dev = dev.context("no dev data")?;
-    let taps = fitted_taps(&bb, &resolver, &args.taps, args.heads.as_deref(), &calib, args.steps)?;
-    let parts = pipeline::dev_parts(&bb, &resolver, &taps, &dev, args.calib.shifts, args.data.pixel_range)?;
+    let taps = fitted_taps(
+        &bb,
+        &resolver,
+        &args.taps,
+        args.heads.as_deref(),
+        &calib,
+        args.steps,
+    )?;
+    let parts = pipeline::dev_parts(
+        &bb,
+        &resolver,
+        &taps,
+        &dev,
+        args.calib.shifts,
+        args.data.pixel_range,
+    )?;
     let cal = pipeline::calibrate(&taps, &bb.classifier, &parts, &args.calib.config())?;
     let plan = make_plan(&bb, &taps, &cal);
     let (model, attached) = attach::attach(&bb, &plan)?;
@@ -342,11 +370,24 @@ pub fn run(args: &Args) -> Result<()> {
     let opts = snapuq_exec::Options::default();
     let arena = ArenaEstimate {
         before_bytes: snapuq_exec::arena_bytes_needed(&bb.bytes, &resolver, opts)
-            .map_err(|e| anyhow::anyhow!("arena of the backbone: {}", e))? as u64,
+            .map_err(|e| anyhow::anyhow!("arena of the backbone: {}", e))?
+            as u64,
         after_bytes: snapuq_exec::arena_bytes_needed(&bytes, &resolver, opts)
-            .map_err(|e| anyhow::anyhow!("arena of the augmented model: {}", e))? as u64,
+            .map_err(|e| anyhow::anyhow!("arena of the augmented model: {}", e))?
+            as u64,
     };
-    let report = build_report(&args.model, &out, &bb, &taps, &cal, &attached, calib.len(), host, arena, t0)?;
+    let report = build_report(
+        &args.model,
+        &out,
+        &bb,
+        &taps,
+        &cal,
+        &attached,
+        calib.len(),
+        host,
+        arena,
+        t0,
+    )?;
     attach::write_atomic(&out, &bytes)?;
     print_report(&report);
     if let Some(j) = &args.json {
@@ -444,7 +485,10 @@ fn opt(v: Option<f64>) -> String {
 pub fn print_report(r: &ConvertReport) {
     let f = &r.fit;
     println!("snap-convert: {} -> {}", r.model, r.output);
-    println!("calibration samples: {}, dev samples: {} ({} wrong)", r.calib_samples, f.dev_samples, f.dev_wrong);
+    println!(
+        "calibration samples: {}, dev samples: {} ({} wrong)",
+        r.calib_samples, f.dev_samples, f.dev_wrong
+    );
     println!("taps:");
     for t in &r.taps {
         println!(
@@ -461,15 +505,26 @@ pub fn print_report(r: &ConvertReport) {
         println!("arena: {} -> {} bytes", a.before_bytes, a.after_bytes);
     }
     println!("dev AUROC (wrong vs correct):");
-    println!("  {:<24} {:>6} {:>6} {:>8} {:>8} {:>8}", "part", "n", "wrong", "U", "MSP", "entropy");
+    println!(
+        "  {:<24} {:>6} {:>6} {:>8} {:>8} {:>8}",
+        "part", "n", "wrong", "U", "MSP", "entropy"
+    );
     for p in &r.dev_parts {
         println!(
             "  {:<24} {:>6} {:>6} {:>8} {:>8} {:>8}",
-            p.name, p.samples, p.wrong, opt(p.auroc_u), opt(p.auroc_msp), opt(p.auroc_entropy)
+            p.name,
+            p.samples,
+            p.wrong,
+            opt(p.auroc_u),
+            opt(p.auroc_msp),
+            opt(p.auroc_entropy)
         );
     }
     if let Some(a) = f.dev_auroc {
-        println!("  {:<24} {:>6} {:>6} {:>8.3} {:>8.3} {:>8.3}", "all", f.dev_samples, f.dev_wrong, a.u, a.msp, a.entropy);
+        println!(
+            "  {:<24} {:>6} {:>6} {:>8.3} {:>8.3} {:>8.3}",
+            "all", f.dev_samples, f.dev_wrong, a.u, a.msp, a.entropy
+        );
     }
     let op = &f.operating_point;
     println!(

@@ -242,7 +242,9 @@ fn load_npy(path: &Path, spec: &InputSpec, pixels: PixelRange) -> Result<Dataset
             per
         );
     }
-    let kind = descr.trim_matches('\'').trim_start_matches(['<', '>', '|', '=']);
+    let kind = descr
+        .trim_matches('\'')
+        .trim_start_matches(['<', '>', '|', '=']);
     let flat: Vec<u8> = match kind {
         "i1" => npy.into_vec::<i8>()?.into_iter().map(|v| v as u8).collect(),
         "u1" => {
@@ -281,7 +283,10 @@ pub fn load_labels(path: &Path) -> Result<Vec<usize>> {
     }
     let npy = open_npy(path)?;
     let descr = npy.dtype().descr();
-    let kind = descr.trim_matches('\'').trim_start_matches(['<', '>', '|', '=']).to_string();
+    let kind = descr
+        .trim_matches('\'')
+        .trim_start_matches(['<', '>', '|', '='])
+        .to_string();
     let vals: Vec<i64> = match kind.as_str() {
         "i8" => npy.into_vec::<i64>()?,
         "i4" => npy.into_vec::<i32>()?.into_iter().map(i64::from).collect(),
@@ -303,9 +308,8 @@ pub fn load_labels(path: &Path) -> Result<Vec<usize>> {
     vals.into_iter()
         .enumerate()
         .map(|(i, v)| {
-            usize::try_from(v).map_err(|_| {
-                anyhow!("{}: label {v} at index {i} is negative", path.display())
-            })
+            usize::try_from(v)
+                .map_err(|_| anyhow!("{}: label {v} at index {i} is negative", path.display()))
         })
         .collect()
 }
@@ -369,7 +373,12 @@ fn load_folder(dir: &Path, spec: &InputSpec, pixels: PixelRange) -> Result<Datas
     let classes: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir()).collect();
     let mut files: Vec<(PathBuf, Option<usize>)> = Vec::new();
     if classes.is_empty() {
-        files.extend(entries.iter().filter(|p| is_image(p)).map(|p| (p.clone(), None)));
+        files.extend(
+            entries
+                .iter()
+                .filter(|p| is_image(p))
+                .map(|p| (p.clone(), None)),
+        );
     } else {
         for (k, c) in classes.iter().enumerate() {
             for p in sorted_entries(c)?.into_iter().filter(|p| is_image(p)) {

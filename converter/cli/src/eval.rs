@@ -67,10 +67,16 @@ pub struct Args {
 
 /// Parses `1..5`, `1..=5`, `1,3,5` or `3` into sorted, unique severities in 1..=5.
 pub fn parse_severities(s: &str) -> Result<Vec<u8>> {
-    let bad = || anyhow!("--severities `{s}`: expected a range like 1..5, a list like 1,3,5 or one value, each in 1..=5");
+    let bad = || {
+        anyhow!("--severities `{s}`: expected a range like 1..5, a list like 1,3,5 or one value, each in 1..=5")
+    };
     let mut v: Vec<u8> = if let Some((a, b)) = s.split_once("..") {
         let a: u8 = a.trim().parse().map_err(|_| bad())?;
-        let b: u8 = b.trim().trim_start_matches('=').parse().map_err(|_| bad())?;
+        let b: u8 = b
+            .trim()
+            .trim_start_matches('=')
+            .parse()
+            .map_err(|_| bad())?;
         (a..=b).collect()
     } else {
         s.split(',')
@@ -110,12 +116,14 @@ fn shifts_for(names: Option<&[String]>, image: bool) -> Result<Shifts> {
             Some(n) => n
                 .iter()
                 .map(|x| {
-                    all.into_iter().find(|a| a.name() == x.trim()).ok_or_else(|| {
-                        anyhow!(
-                            "unknown shift `{x}` for a non-image input; choose from {}",
-                            all.map(|c| c.name()).join(", ")
-                        )
-                    })
+                    all.into_iter()
+                        .find(|a| a.name() == x.trim())
+                        .ok_or_else(|| {
+                            anyhow!(
+                                "unknown shift `{x}` for a non-image input; choose from {}",
+                                all.map(|c| c.name()).join(", ")
+                            )
+                        })
                 })
                 .collect::<Result<_>>()?,
         };
@@ -207,6 +215,13 @@ pub fn evaluate(args: &Args) -> Result<EvalReport> {
         test_id.len(),
         args.seed
     ));
+    if !facts.snap_taps.is_empty() {
+        let names: Vec<&str> = facts.snap_taps.iter().map(|t| t.name.as_str()).collect();
+        rep.notes.push(format!(
+            "SNAP taps (Mahalanobis features, globally pooled): {}",
+            names.join(", ")
+        ));
+    }
     rep.notes.push(set.shift_note.clone());
     rep.notes.push(set.ood_note.clone());
     let acc = |idx: &[usize]| {
@@ -268,7 +283,10 @@ pub fn evaluate(args: &Args) -> Result<EvalReport> {
     for (k, m) in scored.iter().enumerate() {
         let s: Vec<f64> = test.iter().map(|&i| m.scores[i]).collect();
         let ood: Vec<f64> = test_ood.iter().map(|&i| m.scores[i]).collect();
-        let probs = m.probs.as_ref().map_or(raw_test.clone(), |p| rows(p, &test));
+        let probs = m
+            .probs
+            .as_ref()
+            .map_or(raw_test.clone(), |p| rows(p, &test));
         let inputs = MethodInputs {
             scores: &s,
             correct: &test_correct,
@@ -282,7 +300,14 @@ pub fn evaluate(args: &Args) -> Result<EvalReport> {
         rep.methods.push(mr);
     }
 
-    streams_into(&mut rep, &set, &scored, &correct, severities.len(), args.seed)?;
+    streams_into(
+        &mut rep,
+        &set,
+        &scored,
+        &correct,
+        severities.len(),
+        args.seed,
+    )?;
     Ok(rep)
 }
 
@@ -301,7 +326,12 @@ fn streams_into(
         let ood = set.select(|r| r.half == half && r.kind == SegmentKind::Ood);
         let mut cid = vec![vec![Vec::new(); set.shift_names.len()]; n_sev];
         let sevs = {
-            let mut s: Vec<u8> = set.records.iter().map(|r| r.severity).filter(|&s| s > 0).collect();
+            let mut s: Vec<u8> = set
+                .records
+                .iter()
+                .map(|r| r.severity)
+                .filter(|&s| s > 0)
+                .collect();
             s.sort_unstable();
             s.dedup();
             s
@@ -336,9 +366,8 @@ fn streams_into(
     let band = streams::id_band(&band_correct, WINDOW).map_err(e)?;
     let dev_stream = build(&dev_id, &dev_cid, &dev_ood, &spec, seed ^ 0xDE5)?;
     let test_stream = build(&test_id, &test_cid, &test_ood, &spec, seed ^ 0x7E57)?;
-    let frame_correct = |s: &streams::Stream| -> Vec<bool> {
-        s.frames.iter().map(|f| correct[f.record]).collect()
-    };
+    let frame_correct =
+        |s: &streams::Stream| -> Vec<bool> { s.frames.iter().map(|f| correct[f.record]).collect() };
     let dev_labels = streams::event_labels(&frame_correct(&dev_stream), &band).map_err(e)?;
     let test_labels = streams::event_labels(&frame_correct(&test_stream), &band).map_err(e)?;
     let clean = test_stream.clean_id_mask();
@@ -410,7 +439,9 @@ mod tests {
     fn shift_names_resolve_or_list_the_choices() {
         let s = shifts_for(Some(&["fog".into(), "contrast".into()]), true).unwrap();
         assert_eq!(s.names(), vec!["fog", "contrast"]);
-        let err = shifts_for(Some(&["snow".into()]), true).unwrap_err().to_string();
+        let err = shifts_for(Some(&["snow".into()]), true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("gaussian_noise"), "{err}");
         assert_eq!(shifts_for(None, false).unwrap().names().len(), 4);
     }

@@ -18,7 +18,15 @@ mod steps;
 /// Subcommand names; any other first argument means the bare `snap-convert model.tflite …`
 /// form, which runs `convert`.
 const SUBCOMMANDS: [&str; 9] = [
-    "inspect", "convert", "taps", "fit", "calibrate", "attach", "run", "eval", "help",
+    "inspect",
+    "convert",
+    "taps",
+    "fit",
+    "calibrate",
+    "attach",
+    "run",
+    "eval",
+    "help",
 ];
 
 #[derive(Parser, Debug)]

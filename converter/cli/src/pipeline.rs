@@ -17,8 +17,8 @@ use snapuq_fit::calibrate::{
 };
 use snapuq_fit::heads::{fit_tap, HeadConfig, HeadDiagnostics, TapHeads};
 use snapuq_fit::quantize::{
-    pooled_previous, pooled_realized, quant_error, quantize_tap, ActQuant, QuantConfig,
-    QuantError, QuantizedTap,
+    pooled_previous, pooled_realized, quant_error, quantize_tap, ActQuant, QuantConfig, QuantError,
+    QuantizedTap,
 };
 use snapuq_fit::taps::{self, PreviousActivation, RankPolicy, TapChoice};
 use snapuq_model::{BuiltinOperator, Model, OpCode, TensorType};
@@ -99,7 +99,8 @@ impl Backbone {
         if !path.exists() {
             bail!("model file {} does not exist", path.display());
         }
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let model = Model::from_bytes(&bytes)
             .with_context(|| format!("{} is not a valid .tflite model", path.display()))?;
         let input = InputSpec::of(&model)?;
@@ -202,7 +203,12 @@ impl Backbone {
         what: &str,
     ) -> Result<Collected> {
         let per = self.input.elements();
-        if let Some((i, s)) = data.samples.iter().enumerate().find(|(_, s)| s.len() != per) {
+        if let Some((i, s)) = data
+            .samples
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.len() != per)
+        {
             bail!(
                 "shape mismatch: sample {i} of {} has {} values but the model input {:?} needs {per}",
                 data.source,
@@ -223,8 +229,12 @@ impl Backbone {
                 for (dst, src) in out.tensors.iter_mut().zip(&r.taps) {
                     dst.extend(src.iter().map(|&b| b as i8));
                 }
-                out.classifier
-                    .push(r.outputs.get(self.classifier.output).cloned().unwrap_or_default());
+                out.classifier.push(
+                    r.outputs
+                        .get(self.classifier.output)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
                 out.outputs.push(r.outputs);
             }
             bar.inc(chunk.len() as u64);
@@ -302,7 +312,10 @@ fn classifier_of(model: &Model) -> Result<ClassifierSpec> {
         ),
     };
     let (scale, zero_point) = match model.quantization(t).filter(|q| !q.scale.is_empty()) {
-        Some(q) => (q.scale[0], q.zero_point.first().copied().unwrap_or(0) as i32),
+        Some(q) => (
+            q.scale[0],
+            q.zero_point.first().copied().unwrap_or(0) as i32,
+        ),
         None if int8 => bail!("the int8 classifier output has no quantization"),
         None => (1.0, 0),
     };
@@ -442,7 +455,14 @@ pub fn fit_sites(
                 acts.n
             );
         }
-        let err = quant_error(&heads, &quantized, &hp, site.spatial_in, &ha, site.spatial_out)?;
+        let err = quant_error(
+            &heads,
+            &quantized,
+            &hp,
+            site.spatial_in,
+            &ha,
+            site.spatial_out,
+        )?;
         let e = quantized.run(&hp, site.spatial_in, &ha, site.spatial_out)?;
         let n = e.len() as f64;
         let mean = e.iter().map(|&v| v as f64).sum::<f64>() / n;
@@ -640,7 +660,13 @@ pub fn calibrate(
         let n = p.labels.len();
         let r = start..start + n;
         let probs = probs_of(&p.classifier, cls.classes, cls.probs);
-        let a = aurocs(&u[r.clone()], &msp_score[r.clone()], &probs, cls.classes, &dev.wrong[r.clone()]);
+        let a = aurocs(
+            &u[r.clone()],
+            &msp_score[r.clone()],
+            &probs,
+            cls.classes,
+            &dev.wrong[r.clone()],
+        );
         summaries.push(PartSummary {
             name: p.name.clone(),
             samples: n,

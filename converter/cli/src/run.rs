@@ -97,7 +97,10 @@ pub fn run(args: &Args) -> Result<()> {
                 name: model.tensor_name(t).to_string(),
                 dtype: dtype.map_or("unknown".into(), snapuq_model::dtype_name),
                 shape: shape.iter().skip(1).map(|&d| d.max(1) as usize).collect(),
-                values: results.iter().map(|r| decode(dtype, &r.outputs[k])).collect(),
+                values: results
+                    .iter()
+                    .map(|r| decode(dtype, &r.outputs[k]))
+                    .collect(),
             }
         })
         .collect();
@@ -108,14 +111,25 @@ pub fn run(args: &Args) -> Result<()> {
                 let v = &o.values[i];
                 let shown: Vec<String> = v.iter().take(12).map(|x| format!("{x}")).collect();
                 let more = if v.len() > 12 { ", …" } else { "" };
-                format!("{}=[{}{more}]", if o.name.is_empty() { format!("output_{}", o.index) } else { o.name.clone() }, shown.join(", "))
+                format!(
+                    "{}=[{}{more}]",
+                    if o.name.is_empty() {
+                        format!("output_{}", o.index)
+                    } else {
+                        o.name.clone()
+                    },
+                    shown.join(", ")
+                )
             })
             .collect();
         println!("sample {i}: {}", line.join("  "));
     }
     println!("{} samples, {} outputs", ds.len(), outs.len());
     if let Some(p) = &args.json {
-        crate::convert::write_json(p, &serde_json::json!({ "samples": ds.len(), "outputs": outs }))?;
+        crate::convert::write_json(
+            p,
+            &serde_json::json!({ "samples": ds.len(), "outputs": outs }),
+        )?;
     }
     if let Some(p) = &args.out {
         write_npz(p, &outs, &results, &model)?;
@@ -130,7 +144,10 @@ fn write_npz(
     model: &Model,
 ) -> Result<()> {
     use npyz::WriterBuilder;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), |d| d.to_path_buf());
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), |d| d.to_path_buf());
     let tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("cannot write to output folder {}", dir.display()))?;
     {
@@ -144,7 +161,11 @@ fn write_npz(
             let cols = results.iter().map(|r| &r.outputs[o.index]);
             macro_rules! put {
                 ($t:ty, $conv:expr) => {{
-                    let mut w = npz.array::<$t>(&name, opts)?.default_dtype().shape(&shape).begin_nd()?;
+                    let mut w = npz
+                        .array::<$t>(&name, opts)?
+                        .default_dtype()
+                        .shape(&shape)
+                        .begin_nd()?;
                     for b in cols {
                         w.extend($conv(b))?;
                     }
@@ -152,9 +173,18 @@ fn write_npz(
                 }};
             }
             match dtype {
-                Some(TensorType::INT8) => put!(i8, |b: &Vec<u8>| b.iter().map(|&v| v as i8).collect::<Vec<_>>()),
-                Some(TensorType::FLOAT32) => put!(f32, |b: &Vec<u8>| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<_>>()),
-                Some(TensorType::INT32) => put!(i32, |b: &Vec<u8>| b.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<_>>()),
+                Some(TensorType::INT8) => put!(i8, |b: &Vec<u8>| b
+                    .iter()
+                    .map(|&v| v as i8)
+                    .collect::<Vec<_>>()),
+                Some(TensorType::FLOAT32) => put!(f32, |b: &Vec<u8>| b
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect::<Vec<_>>()),
+                Some(TensorType::INT32) => put!(i32, |b: &Vec<u8>| b
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect::<Vec<_>>()),
                 _ => put!(u8, |b: &Vec<u8>| b.clone()),
             }
         }

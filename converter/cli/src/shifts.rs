@@ -36,7 +36,11 @@ pub fn shift_dataset(
     for (i, s) in ds.samples.iter().enumerate() {
         let px: Vec<u8> = s
             .iter()
-            .map(|&q| (spec.dequantize(q) as f64 / factor).round().clamp(0.0, 255.0) as u8)
+            .map(|&q| {
+                (spec.dequantize(q) as f64 / factor)
+                    .round()
+                    .clamp(0.0, 255.0) as u8
+            })
             .collect();
         let img = ImageU8::new(h, w, c, px).map_err(|e| anyhow!("{e}"))?;
         let out = corruption

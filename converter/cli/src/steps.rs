@@ -34,7 +34,10 @@ pub mod taps {
             );
             return Ok(());
         }
-        println!("backbone: {} MACs; tap candidates (a_l <- a_(l-1)):", bb.macs);
+        println!(
+            "backbone: {} MACs; tap candidates (a_l <- a_(l-1)):",
+            bb.macs
+        );
         for c in &cands {
             let prev = c.previous.as_ref().map_or("unusable".to_string(), |p| {
                 format!("<- tensor {} (C_in={}, HW={})", p.tensor, p.c_in, p.in_hw)
@@ -77,7 +80,9 @@ pub mod fit {
     use anyhow::Result;
     use std::path::PathBuf;
 
-    use crate::convert::{fitted_taps, write_json, DataArgs, HeadsFile, HeadsTap, TapArgs, HEADS_FORMAT};
+    use crate::convert::{
+        fitted_taps, write_json, DataArgs, HeadsFile, HeadsTap, TapArgs, HEADS_FORMAT,
+    };
     use crate::pipeline::{self, Backbone};
 
     #[derive(clap::Args, Debug)]
@@ -165,7 +170,14 @@ pub mod calibrate {
             rank_budget: 0.01,
         };
         let taps = fitted_taps(&bb, &resolver, &none, Some(&args.heads), &calib, None)?;
-        let parts = pipeline::dev_parts(&bb, &resolver, &taps, &dev, args.calib.shifts, args.data.pixel_range)?;
+        let parts = pipeline::dev_parts(
+            &bb,
+            &resolver,
+            &taps,
+            &dev,
+            args.calib.shifts,
+            args.data.pixel_range,
+        )?;
         let cal = pipeline::calibrate(&taps, &bb.classifier, &parts, &args.calib.config())?;
         let op = cal.operating_point;
         println!(
@@ -173,7 +185,10 @@ pub mod calibrate {
             op.tau,
             op.coverage,
             op.selective_risk,
-            cal.auroc.map_or("n/a".into(), |a| format!("{:.3}/{:.3}/{:.3}", a.u, a.msp, a.entropy))
+            cal.auroc.map_or("n/a".into(), |a| format!(
+                "{:.3}/{:.3}/{:.3}",
+                a.u, a.msp, a.entropy
+            ))
         );
         write_json(&args.output, &make_plan(&bb, &taps, &cal))?;
         println!("wrote {}", args.output.display());

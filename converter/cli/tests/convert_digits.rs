@@ -53,7 +53,13 @@ fn run_outputs(model: &Path, input: &Path, dir: &Path, tag: &str) -> Vec<Vec<Vec
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|s| s.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+                .map(|s| {
+                    s.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_f64().unwrap())
+                        .collect()
+                })
                 .collect()
         })
         .collect()
@@ -96,7 +102,10 @@ fn check_augmented(dir: &Path, out: &Path, report: &Value) {
     assert_eq!(aug.outputs().len(), n_orig + 3);
     assert_eq!(&aug.outputs()[..n_orig], orig.outputs());
     assert_eq!(aug.tensor_name(aug.outputs()[n_orig] as usize), "snapuq/U");
-    assert_eq!(aug.tensor_name(aug.outputs()[n_orig + 1] as usize), "snapuq/S");
+    assert_eq!(
+        aug.tensor_name(aug.outputs()[n_orig + 1] as usize),
+        "snapuq/S"
+    );
 
     // Original outputs bit-identical on the test inputs; U in [0, 1].
     let test = m.join("digits_test.npy");
@@ -108,7 +117,10 @@ fn check_augmented(dir: &Path, out: &Path, report: &Value) {
     }
     let u = &snap[n_orig];
     assert_eq!(u.len(), 297);
-    assert!(u.iter().all(|s| (0.0..=1.0).contains(&s[0])), "U outside [0,1]");
+    assert!(
+        u.iter().all(|s| (0.0..=1.0).contains(&s[0])),
+        "U outside [0,1]"
+    );
     let s = &snap[n_orig + 1];
     assert!(s.iter().all(|v| v[0].is_finite() && v[0] >= 0.0));
     assert!(u.iter().any(|s| s[0] != u[0][0]), "U is constant");
@@ -125,14 +137,24 @@ fn check_augmented(dir: &Path, out: &Path, report: &Value) {
     assert_eq!(dev_u, reported);
     let tau = report["tau"].as_f64().unwrap() as f32;
     let cov = dev_u.iter().filter(|&&u| u < tau).count() as f64 / dev_u.len() as f64;
-    let rep_cov = report["fit"]["operating_point"]["coverage"].as_f64().unwrap();
-    assert!((cov - rep_cov).abs() < 1e-12, "coverage {cov} vs reported {rep_cov}");
+    let rep_cov = report["fit"]["operating_point"]["coverage"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (cov - rep_cov).abs() < 1e-12,
+        "coverage {cov} vs reported {rep_cov}"
+    );
     // The abstain flag is U ≥ τ.
     for (a, &u) in dev[n_orig + 2].iter().zip(&dev_u) {
         assert_eq!(a[0] == 1.0, u >= tau);
     }
-    assert!(report["host_check"]["original_outputs_identical"].as_bool().unwrap());
-    assert_eq!(report["host_check"]["max_abs_u_diff"].as_f64().unwrap(), 0.0);
+    assert!(report["host_check"]["original_outputs_identical"]
+        .as_bool()
+        .unwrap());
+    assert_eq!(
+        report["host_check"]["max_abs_u_diff"].as_f64().unwrap(),
+        0.0
+    );
 }
 
 #[test]
@@ -156,13 +178,25 @@ fn digits_full_pipeline() {
 #[test]
 fn digits_isotonic_label_free_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, report) = convert(dir.path(), &["--isotonic", "--label-free", "--budget", "0.2", "--rank", "16"]);
+    let (out, report) = convert(
+        dir.path(),
+        &[
+            "--isotonic",
+            "--label-free",
+            "--budget",
+            "0.2",
+            "--rank",
+            "16",
+        ],
+    );
     check_augmented(dir.path(), &out, &report);
     assert!(report["fit"]["calibrator"]["Isotonic"].is_object());
     for t in report["taps"].as_array().unwrap() {
         assert_eq!(t["rank"].as_u64().unwrap(), 16);
     }
-    let abst = report["fit"]["operating_point"]["abstain_rate"].as_f64().unwrap();
+    let abst = report["fit"]["operating_point"]["abstain_rate"]
+        .as_f64()
+        .unwrap();
     assert!(abst <= 0.2 + 1e-12);
 }
 
@@ -172,7 +206,10 @@ fn digits_steps_and_heads_import() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = m.join("digits_cnn.tflite");
-    let stdout = ok(snap_convert().arg("taps").arg(&model).output().unwrap(), "taps");
+    let stdout = ok(
+        snap_convert().arg("taps").arg(&model).output().unwrap(),
+        "taps",
+    );
     assert!(stdout.contains("chosen:"), "{stdout}");
     let heads = d.join("heads.json");
     ok(

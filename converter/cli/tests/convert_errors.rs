@@ -1,7 +1,6 @@
 //! Bad input to the converter: each case exits non-zero with a message that names the problem.
 use snapuq_model::schema::{
-    BufferT, BuiltinOptionsT, FullyConnectedOptionsT, OperatorT, QuantizationParametersT,
-    SubGraphT, TensorT,
+    BufferT, BuiltinOptionsT, OperatorT, QuantizationParametersT, SubGraphT, TensorT,
 };
 use snapuq_model::{BuiltinOperator, Model, ModelT, OpCode, TensorType};
 use std::path::{Path, PathBuf};
@@ -28,7 +27,13 @@ fn fails(args: &[&std::ffi::OsStr]) -> String {
 }
 
 /// The digits conversion with some arguments replaced.
-fn digits(model: &Path, calib: &Path, dev: &Path, labels: &Path, out: &Path) -> Vec<std::ffi::OsString> {
+fn digits(
+    model: &Path,
+    calib: &Path,
+    dev: &Path,
+    labels: &Path,
+    out: &Path,
+) -> Vec<std::ffi::OsString> {
     vec![
         model.into(),
         "--calib".into(),
@@ -68,8 +73,17 @@ fn missing_calibration_file() {
     let f = files();
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.npy");
-    let e = fails(&os(&digits(&f.model, &missing, &f.dev, &f.labels, &dir.path().join("o.tflite"))));
-    assert!(e.contains("does not exist") && e.contains("nope.npy"), "{e}");
+    let e = fails(&os(&digits(
+        &f.model,
+        &missing,
+        &f.dev,
+        &f.labels,
+        &dir.path().join("o.tflite"),
+    )));
+    assert!(
+        e.contains("does not exist") && e.contains("nope.npy"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -78,7 +92,13 @@ fn mismatched_calibration_shape() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.npy");
     snapuq_testkit::write_npy_raw(&bad, &vec![0u8; 50 * 16], "int8", &[50, 4, 4, 1]).unwrap();
-    let e = fails(&os(&digits(&f.model, &bad, &f.dev, &f.labels, &dir.path().join("o.tflite"))));
+    let e = fails(&os(&digits(
+        &f.model,
+        &bad,
+        &f.dev,
+        &f.labels,
+        &dir.path().join("o.tflite"),
+    )));
     assert!(e.contains("shape mismatch") && e.contains("64"), "{e}");
 }
 
@@ -92,8 +112,17 @@ fn too_few_samples() {
         .map(|v| v as u8)
         .collect::<Vec<_>>();
     snapuq_testkit::write_npy_raw(&small, &bytes, "int8", &[30, 8, 8, 1]).unwrap();
-    let e = fails(&os(&digits(&f.model, &small, &f.dev, &f.labels, &dir.path().join("o.tflite"))));
-    assert!(e.contains("too few samples") && e.contains("need at least"), "{e}");
+    let e = fails(&os(&digits(
+        &f.model,
+        &small,
+        &f.dev,
+        &f.labels,
+        &dir.path().join("o.tflite"),
+    )));
+    assert!(
+        e.contains("too few samples") && e.contains("need at least"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -103,8 +132,17 @@ fn labels_count_mismatch() {
     let labels = dir.path().join("labels.npy");
     let l: Vec<u8> = (0..10i64).flat_map(|v| v.to_le_bytes()).collect();
     snapuq_testkit::write_npy_raw(&labels, &l, "int64", &[10]).unwrap();
-    let e = fails(&os(&digits(&f.model, &f.calib, &f.dev, &labels, &dir.path().join("o.tflite"))));
-    assert!(e.contains("labels count mismatch") && e.contains("10 labels"), "{e}");
+    let e = fails(&os(&digits(
+        &f.model,
+        &f.calib,
+        &f.dev,
+        &labels,
+        &dir.path().join("o.tflite"),
+    )));
+    assert!(
+        e.contains("labels count mismatch") && e.contains("10 labels"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -114,7 +152,9 @@ fn unwritable_output_and_input_overwrite() {
     let out = dir.path().join("no/such/dir/o.tflite");
     let e = fails(&os(&digits(&f.model, &f.calib, &f.dev, &f.labels, &out)));
     assert!(e.contains("cannot write to output folder"), "{e}");
-    let e = fails(&os(&digits(&f.model, &f.calib, &f.dev, &f.labels, &f.model)));
+    let e = fails(&os(&digits(
+        &f.model, &f.calib, &f.dev, &f.labels, &f.model,
+    )));
     assert!(e.contains("refusing to write"), "{e}");
 }
 
@@ -153,12 +193,13 @@ fn single_dense(act: TensorType) -> Vec<u8> {
     op.opcode_index = 0;
     op.inputs = Some(vec![0, 1, 2]);
     op.outputs = Some(vec![3]);
-    op.builtin_options =
-        BuiltinOptionsT::FullyConnectedOptions(Box::new(FullyConnectedOptionsT::default()));
+    op.builtin_options = BuiltinOptionsT::FullyConnectedOptions(Box::default());
     sg.operators = Some(vec![op]);
     let mut m = ModelT::default();
     m.version = 3;
-    m.operator_codes = Some(vec![OpCode::Builtin(BuiltinOperator::FULLY_CONNECTED).to_table(1)]);
+    m.operator_codes = Some(vec![
+        OpCode::Builtin(BuiltinOperator::FULLY_CONNECTED).to_table(1)
+    ]);
     m.subgraphs = Some(vec![sg]);
     let buf = |d: Option<Vec<u8>>| {
         let mut b = BufferT::default();
@@ -167,7 +208,9 @@ fn single_dense(act: TensorType) -> Vec<u8> {
     };
     m.buffers = Some(vec![
         buf(None),
-        buf(Some((0..32 * wsize).map(|i| (i as u8).wrapping_mul(7)).collect())),
+        buf(Some(
+            (0..32 * wsize).map(|i| (i as u8).wrapping_mul(7)).collect(),
+        )),
         buf(Some(vec![0; 4 * bsize])),
     ]);
     Model::from_object(m).unwrap().to_bytes().unwrap()
@@ -202,5 +245,8 @@ fn float_model() {
     std::fs::write(&model, single_dense(TensorType::FLOAT32)).unwrap();
     let x = npy8(dir.path());
     let e = fails(&[model.as_os_str(), "--calib".as_ref(), x.as_os_str()]);
-    assert!(e.contains("int8-quantized") && e.to_lowercase().contains("float32"), "{e}");
+    assert!(
+        e.contains("int8-quantized") && e.to_lowercase().contains("float32"),
+        "{e}"
+    );
 }

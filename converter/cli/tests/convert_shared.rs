@@ -52,7 +52,13 @@ fn run_json(model: &Path, input: &Path, json: &Path) -> Vec<Vec<Vec<f64>>> {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|s| s.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+                .map(|s| {
+                    s.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap())
+                        .collect()
+                })
                 .collect()
         })
         .collect()
@@ -89,13 +95,20 @@ struct Scores {
 }
 
 impl Scores {
-    fn add(&mut self, outs: &[Vec<Vec<f64>>], u_index: usize, labels: &[usize], scale: f64, zp: f64) {
+    fn add(
+        &mut self,
+        outs: &[Vec<Vec<f64>>],
+        u_index: usize,
+        labels: &[usize],
+        scale: f64,
+        zp: f64,
+    ) {
         for (i, row) in outs[0].iter().enumerate() {
             let p: Vec<f64> = row.iter().map(|&q| scale * (q - zp)).collect();
-            let (arg, &max) = p
-                .iter()
-                .enumerate()
-                .fold((0, &p[0]), |b, (j, v)| if *v > *b.1 { (j, v) } else { b });
+            let (arg, &max) =
+                p.iter()
+                    .enumerate()
+                    .fold((0, &p[0]), |b, (j, v)| if *v > *b.1 { (j, v) } else { b });
             let total: f64 = p.iter().sum::<f64>().max(1e-12);
             let ent: f64 = p
                 .iter()
@@ -169,8 +182,13 @@ fn resnet8_cifar_auroc() {
     let convert_s = t0.elapsed().as_secs_f64();
     println!("{stdout}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&rep).unwrap()).unwrap();
-    assert!(report["host_check"]["original_outputs_identical"].as_bool().unwrap());
-    assert_eq!(report["host_check"]["max_abs_u_diff"].as_f64().unwrap(), 0.0);
+    assert!(report["host_check"]["original_outputs_identical"]
+        .as_bool()
+        .unwrap());
+    assert_eq!(
+        report["host_check"]["max_abs_u_diff"].as_f64().unwrap(),
+        0.0
+    );
 
     let aug = Model::load(&out).unwrap();
     aug.validate().unwrap();
@@ -179,7 +197,10 @@ fn resnet8_cifar_auroc() {
     let q = orig.quantization(orig.outputs()[0] as usize).unwrap();
     let (scale, zp) = (q.scale[0] as f64, q.zero_point[0] as f64);
     let test_records = &bytes[test_from * RECORD..(test_from + n_test) * RECORD];
-    let labels: Vec<usize> = test_records.chunks_exact(RECORD).map(|r| r[0] as usize).collect();
+    let labels: Vec<usize> = test_records
+        .chunks_exact(RECORD)
+        .map(|r| r[0] as usize)
+        .collect();
 
     let mut table = vec![
         "| test part | n | wrong | AUROC U | AUROC MSP | AUROC entropy |".to_string(),
@@ -190,7 +211,11 @@ fn resnet8_cifar_auroc() {
         ("clean".into(), test.clone()),
         ("gaussian_noise-3".into(), {
             let p = d.join("noise.bin");
-            std::fs::write(&p, corrupt_records(test_records, Corruption::GaussianNoise, 3)).unwrap();
+            std::fs::write(
+                &p,
+                corrupt_records(test_records, Corruption::GaussianNoise, 3),
+            )
+            .unwrap();
             p
         }),
         ("contrast-3".into(), {
@@ -232,7 +257,10 @@ fn kws_seeded_pipeline_bit_identical() {
     let d = dir.path();
     let npy = |name: &str, n: usize, seed: u64| -> PathBuf {
         let p = d.join(name);
-        let bytes: Vec<u8> = snapuq_testkit::seeded_i8(seed, n * per).into_iter().map(|v| v as u8).collect();
+        let bytes: Vec<u8> = snapuq_testkit::seeded_i8(seed, n * per)
+            .into_iter()
+            .map(|v| v as u8)
+            .collect();
         let mut s = vec![n as u64];
         s.extend(&shape[1..]);
         snapuq_testkit::write_npy_raw(&p, &bytes, "int8", &s).unwrap();

@@ -87,16 +87,29 @@ fn resnet8_cifar_eval_end_to_end() {
     assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
     assert_eq!(report.dataset.n_classes, 10);
     assert_eq!(report.methods[0].name, "SNAP-UQ (U)");
-    assert!(report.methods.len() >= 9, "{:?}", report.methods.iter().map(|m| &m.name).collect::<Vec<_>>());
+    assert!(
+        report.methods.len() >= 9,
+        "{:?}",
+        report.methods.iter().map(|m| &m.name).collect::<Vec<_>>()
+    );
     for m in &report.methods {
-        let a = m.auroc_id_error.unwrap_or_else(|| panic!("{}: {:?}", m.name, m.skipped));
+        let a = m
+            .auroc_id_error
+            .unwrap_or_else(|| panic!("{}: {:?}", m.name, m.skipped));
         assert!((0.0..=1.0).contains(&a.estimate), "{}: {a:?}", m.name);
-        assert!(stdout.lines().any(|l| l.starts_with(&m.name)), "no row for {}", m.name);
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&m.name)),
+            "no row for {}",
+            m.name
+        );
     }
     // CID must actually hurt the classifier, or the ID✓/ID✗ task is not what it claims.
     let (acc_id, acc_cid) = (
         report.dataset.accuracy_id.unwrap(),
         report.dataset.accuracy_cid.unwrap(),
     );
-    assert!(acc_cid < acc_id, "CID accuracy {acc_cid} not below ID {acc_id}");
+    assert!(
+        acc_cid < acc_id,
+        "CID accuracy {acc_cid} not below ID {acc_id}"
+    );
 }

@@ -27,7 +27,7 @@ fn rows(values: &[f64], width: usize, what: &'static str) -> Result<usize> {
     if values.is_empty() {
         return Err(EvalError::Empty(what));
     }
-    if values.len() % width != 0 {
+    if !values.len().is_multiple_of(width) {
         return Err(EvalError::InvalidArgument(format!(
             "{what}: {} values are not a whole number of rows of {width}",
             values.len()

@@ -282,7 +282,7 @@ fn check_probs(probs: &[f64], n_classes: usize, labels: &[usize]) -> Result<()> 
 
 /// Row-wise argmax of a flat `n * n_classes` matrix (first maximum wins).
 pub fn argmax_rows(values: &[f64], n_classes: usize) -> Result<Vec<usize>> {
-    if n_classes == 0 || values.len() % n_classes != 0 {
+    if n_classes == 0 || !values.len().is_multiple_of(n_classes) {
         return Err(EvalError::InvalidArgument(format!(
             "{} values do not form rows of {n_classes} classes",
             values.len()

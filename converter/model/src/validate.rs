@@ -238,7 +238,7 @@ impl Model {
                     return Err(shape_err(format!("weights {w:?} must be 2-D")));
                 }
                 let xin = element_count(x).unwrap_or(0);
-                if w[1] <= 0 || xin % w[1] as usize != 0 {
+                if w[1] <= 0 || !xin.is_multiple_of(w[1] as usize) {
                     return Err(shape_err(format!(
                         "input {x:?} does not split into rows of {} features",
                         w[1]

@@ -300,7 +300,7 @@ impl<'a> Tensor<'a> {
             return Some((core::ptr::NonNull::<T>::dangling().as_ptr(), 0));
         }
         let p = self.data as *mut T;
-        if p.is_null() || (p as usize) % align_of::<T>() != 0 {
+        if p.is_null() || !(p as usize).is_multiple_of(align_of::<T>()) {
             return None;
         }
         n.checked_mul(size_of::<T>())

@@ -39,8 +39,13 @@ impl Tap {
                 let q = model
                     .quantization(t)
                     .filter(|q| !q.scale.is_empty())
-                    .ok_or_else(|| anyhow!("int8 tensor `{}` has no quantization", model.tensor_name(t)))?;
-                (q.scale[0], q.zero_point.first().copied().unwrap_or(0) as i32)
+                    .ok_or_else(|| {
+                        anyhow!("int8 tensor `{}` has no quantization", model.tensor_name(t))
+                    })?;
+                (
+                    q.scale[0],
+                    q.zero_point.first().copied().unwrap_or(0) as i32,
+                )
             }
             TensorType::FLOAT32 => (1.0, 0),
             other => bail!(
@@ -78,7 +83,8 @@ impl Tap {
                 *o += v;
             }
         }
-        out.iter_mut().for_each(|o| *o /= self.spatial.max(1) as f64);
+        out.iter_mut()
+            .for_each(|o| *o /= self.spatial.max(1) as f64);
         out
     }
 }
@@ -218,7 +224,8 @@ impl ModelFacts {
         let (u_output, s_output) = (find("snapuq/U"), find("snapuq/S"));
         let mut snap_taps = Vec::new();
         for op in 0..m.operators().len() {
-            if matches!(m.op_code(op), Some(OpCode::Custom(c)) if c == snapuq_model::SNAP_SURPRISAL) {
+            if matches!(m.op_code(op), Some(OpCode::Custom(c)) if c == snapuq_model::SNAP_SURPRISAL)
+            {
                 if let Some(&t) = m.op_inputs(op).get(1).filter(|&&t| t >= 0) {
                     snap_taps.push(Tap::of(m, t as usize)?);
                 }
@@ -244,7 +251,6 @@ impl ModelFacts {
 
 /// Everything one pass over the records produced (flat row-major per record).
 pub struct Outputs {
-    pub n: usize,
     /// Classifier output values (probabilities or logits, as the model emits them).
     pub classifier: Vec<f64>,
     /// Logits: the final FC output when found, else the classifier values (logits models) or
@@ -259,8 +265,9 @@ pub struct Outputs {
 }
 
 fn f32_at(b: &[u8]) -> f64 {
-    b.get(..4)
-        .map_or(f64::NAN, |c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+    b.get(..4).map_or(f64::NAN, |c| {
+        f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64
+    })
 }
 
 /// Runs the model once per input, keeping only what eval needs.
@@ -282,7 +289,6 @@ pub fn collect(facts: &ModelFacts, inputs: &[Vec<u8>]) -> Result<Outputs> {
     let n = inputs.len();
     let classes = facts.classes();
     let mut out = Outputs {
-        n,
         classifier: Vec::with_capacity(n * classes),
         logits: Vec::with_capacity(n * classes),
         u: facts.u_output.map(|_| Vec::with_capacity(n)),

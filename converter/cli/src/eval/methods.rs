@@ -90,7 +90,9 @@ pub fn score_all(
     let mut tuned = |name: &str, key: &str, r: snapuq_eval::Result<baselines::Tuned>| match r {
         Ok(t) => Some(t.value),
         Err(err) => {
-            notes.push(format!("{name}: dev tuning failed ({err}); using {key} = 1"));
+            notes.push(format!(
+                "{name}: dev tuning failed ({err}); using {key} = 1"
+            ));
             None
         }
     };
@@ -106,7 +108,10 @@ pub fn score_all(
         baselines::tune_odin_temperature(&dev_z, c, &dev_correct, &ODIN_TEMPERATURE_GRID),
     )
     .unwrap_or(1.0);
-    let mut m = plain("Energy", baselines::energy_score(z, c, t_energy).map_err(e)?);
+    let mut m = plain(
+        "Energy",
+        baselines::energy_score(z, c, t_energy).map_err(e)?,
+    );
     m.params.insert("T".into(), t_energy);
     methods.push(m);
 
@@ -127,7 +132,9 @@ pub fn score_all(
     let tap_sets: Vec<(&[f64], usize)> = if out.taps.is_empty() {
         match (&facts.head, &out.penultimate) {
             (Some(h), Some(p)) => {
-                notes.push("Mahalanobis: no SNAP taps in the model; using the penultimate features".into());
+                notes.push(
+                    "Mahalanobis: no SNAP taps in the model; using the penultimate features".into(),
+                );
                 vec![(p.as_slice(), h.linear.in_dim)]
             }
             _ => Vec::new(),
@@ -218,9 +225,8 @@ pub fn score_all(
             m.params.insert("percentile".into(), p);
             methods.push(m);
         }
-        _ => notes.push(
-            "ReAct/ASH: no final FULLY_CONNECTED found behind the classifier output".into(),
-        ),
+        _ => notes
+            .push("ReAct/ASH: no final FULLY_CONNECTED found behind the classifier output".into()),
     }
 
     let mut m = plain(

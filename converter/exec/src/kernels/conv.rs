@@ -92,7 +92,7 @@ fn eval_rows(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], o
         return;
     }
     let groups = p.in_c / p.filter_in_c;
-    if groups == 0 || p.out_c % groups != 0 {
+    if groups == 0 || !p.out_c.is_multiple_of(groups) {
         return;
     }
     let filters_per_group = p.out_c / groups;
