@@ -324,6 +324,9 @@ pub fn run(args: &Args) -> Result<()> {
     attach::check_output(&args.model, &out)?;
     attach::check_writable(&out)?;
     let resolver = pipeline::resolver()?;
+    // A model problem is reported before any data is read: no point loading calibration data
+    // for a backbone without a tap.
+    bb.require_taps()?;
     let (calib, dev) = args.data.load(&bb, true)?;
     let dev = dev.context("no dev data")?;
     let taps = fitted_taps(

@@ -166,12 +166,18 @@ impl Backbone {
         })
     }
 
-    /// Chooses taps (`--taps` or the default mid + penultimate) and ranks.
-    pub fn select(&self, requested: Option<&[String]>, policy: RankPolicy) -> Result<Vec<Site>> {
-        let cands = self.candidates();
-        if cands.is_empty() {
+    /// Fails when the backbone offers no tap at all.
+    pub fn require_taps(&self) -> Result<()> {
+        if self.candidates().is_empty() {
             bail!("the model has no usable tap: no block output (residual ADD, conv/pool block end, dense layer) with an int8 previous activation was found; snap-convert needs a conv/dense backbone");
         }
+        Ok(())
+    }
+
+    /// Chooses taps (`--taps` or the default mid + penultimate) and ranks.
+    pub fn select(&self, requested: Option<&[String]>, policy: RankPolicy) -> Result<Vec<Site>> {
+        self.require_taps()?;
+        let cands = self.candidates();
         let choices = taps::select_taps(&cands, requested, self.macs, policy)?;
         choices.into_iter().map(|c| self.site(c)).collect()
     }
