@@ -110,7 +110,7 @@ fn bad_files_fail_with_one_line() {
         std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
         assert_one_line_failure(&["inspect".as_ref(), cut.as_os_str()], "truncated");
         let mut wrong = bytes.clone();
-        wrong[4..8].copy_from_slice(b"XXXX");
+        wrong[4..8].copy_from_slice(b"ZZZZ");
         let p = dir.path().join("wrong.tflite");
         std::fs::write(&p, &wrong).unwrap();
         assert_one_line_failure(&["inspect".as_ref(), p.as_os_str()], "identifier");
