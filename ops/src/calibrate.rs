@@ -586,11 +586,11 @@ pub fn eval(
     opts.validate()?;
     let nb = plan.batch;
     let l = opts.classes;
-    check_len("ebar inputs (count)", ebar.len(), opts.taps)?;
+    crate::error::check_len(OP, "ebar inputs (count)", ebar.len(), opts.taps)?;
     for e in &ebar[..opts.taps] {
-        check_len("ebar input", e.len(), nb)?;
+        crate::error::check_len(OP, "ebar input", e.len(), nb)?;
     }
-    check_len("classifier input", cls.len(), nb.saturating_mul(l))?;
+    crate::error::check_len(OP, "classifier input", cls.len(), nb.saturating_mul(l))?;
     if let Mapping::Isotonic { .. } = opts.mapping {
         let t = table.ok_or(OpError::Data {
             op: OP,
@@ -600,15 +600,15 @@ pub fn eval(
         })?;
         check_isotonic_table(t, plan.table_len)?;
     }
-    check_len("output 0 (U)", out.u.len(), nb)?;
+    crate::error::check_len(OP, "output 0 (U)", out.u.len(), nb)?;
     if let Some(s) = &out.s {
-        check_len("output 1 (S)", s.len(), nb)?;
+        crate::error::check_len(OP, "output 1 (S)", s.len(), nb)?;
     }
     if let Some(a) = &out.abstain {
-        check_len("output 2 (abstain)", a.len(), nb)?;
+        crate::error::check_len(OP, "output 2 (abstain)", a.len(), nb)?;
     }
     if let Some(q) = &out.u_q {
-        check_len("output 3 (U_q)", q.len(), nb)?;
+        crate::error::check_len(OP, "output 3 (U_q)", q.len(), nb)?;
     }
     if opts.controller.is_some() && state.is_none() {
         return Err(OpError::Data {
@@ -660,19 +660,6 @@ pub fn eval(
         }
     }
     Ok(())
-}
-
-fn check_len(what: &'static str, got: usize, need: usize) -> Result<(), OpError> {
-    if got < need {
-        Err(OpError::Buffer {
-            op: OP,
-            what,
-            need,
-            got,
-        })
-    } else {
-        Ok(())
-    }
 }
 
 /// Cost per sample: `T + L` MACs (+ L exps for logits, + log2 n compares for isotonic);

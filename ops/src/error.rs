@@ -253,3 +253,46 @@ impl fmt::Debug for ErrorMessage {
         fmt::Debug::fmt(self.as_str(), f)
     }
 }
+
+/// `Err(OpError::Buffer)` unless a slice handed to `op`'s eval is at least `need` long. Shared by
+/// the three ops so every short-buffer error reads the same.
+pub(crate) fn check_len(
+    op: OpKind,
+    what: &'static str,
+    got: usize,
+    need: usize,
+) -> Result<(), OpError> {
+    if got < need {
+        Err(OpError::Buffer {
+            op,
+            what,
+            need,
+            got,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// `Err(OpError::Shape)` unless a tensor's dims are exactly the ones `op`'s options imply.
+pub(crate) fn check_dims(
+    op: OpKind,
+    port: Port,
+    name: &'static str,
+    got: &[i32],
+    want: &[i32],
+    why: &'static str,
+) -> Result<(), OpError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(OpError::Shape {
+            op,
+            port,
+            name,
+            got: Dims::from_slice(got),
+            expected: Dims::from_slice(want),
+            why,
+        })
+    }
+}

@@ -205,7 +205,8 @@ pub fn prepare(
         });
     }
     expect_dtype(Port::Input(1), "P", p.dtype, DType::Int8, "int8")?;
-    expect_dims(
+    crate::error::check_dims(
+        OP,
         Port::Input(1),
         "P",
         p.dims,
@@ -215,7 +216,8 @@ pub fn prepare(
     let has_bias = match inputs.get(INPUT_BIAS).copied().flatten() {
         Some(b) => {
             expect_dtype(Port::Input(2), "bias", b.dtype, DType::Int32, "int32")?;
-            expect_dims(
+            crate::error::check_dims(
+                OP,
                 Port::Input(2),
                 "bias",
                 b.dims,
@@ -228,7 +230,8 @@ pub fn prepare(
     };
     let z = outputs[OUTPUT_Z];
     expect_dtype(Port::Output(0), "z", z.dtype, DType::Int8, "int8")?;
-    expect_dims(
+    crate::error::check_dims(
+        OP,
         Port::Output(0),
         "z",
         z.dims,
@@ -271,27 +274,6 @@ fn expect_dtype(
     }
 }
 
-fn expect_dims(
-    port: Port,
-    name: &'static str,
-    got: &[i32],
-    want: &[i32],
-    why: &'static str,
-) -> Result<(), OpError> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(OpError::Shape {
-            op: OP,
-            port,
-            name,
-            got: Dims::from_slice(got),
-            expected: Dims::from_slice(want),
-            why,
-        })
-    }
-}
-
 /// Scratch the caller provides to [`eval`]: `c_in` bytes (the pooled int8 vector).
 pub const fn scratch_bytes(opts: &ProjectOptions) -> usize {
     opts.c_in
@@ -311,17 +293,23 @@ pub fn eval<D: DotS8>(
     opts.validate()?;
     let (c, r) = (opts.c_in, opts.r);
     let per_sample = plan.act.spatial.saturating_mul(c);
-    check_len(
+    crate::error::check_len(
+        OP,
         "input 0 (a)",
         a.len(),
         plan.act.batch.saturating_mul(per_sample),
     )?;
-    check_len("input 1 (P)", p.len(), r * c)?;
+    crate::error::check_len(OP, "input 1 (P)", p.len(), r * c)?;
     if let Some(b) = bias {
-        check_len("input 2 (bias)", b.len(), r)?;
+        crate::error::check_len(OP, "input 2 (bias)", b.len(), r)?;
     }
-    check_len("output 0 (z)", z.len(), plan.act.batch.saturating_mul(r))?;
-    check_len("scratch", scratch.len(), c)?;
+    crate::error::check_len(
+        OP,
+        "output 0 (z)",
+        z.len(),
+        plan.act.batch.saturating_mul(r),
+    )?;
+    crate::error::check_len(OP, "scratch", scratch.len(), c)?;
     let g = &mut scratch[..c];
     for n in 0..plan.act.batch {
         gap_s8(&a[n * per_sample..(n + 1) * per_sample], g);
@@ -337,19 +325,6 @@ pub fn eval<D: DotS8>(
         }
     }
     Ok(())
-}
-
-fn check_len(what: &'static str, got: usize, need: usize) -> Result<(), OpError> {
-    if got < need {
-        Err(OpError::Buffer {
-            op: OP,
-            what,
-            need,
-            got,
-        })
-    } else {
-        Ok(())
-    }
 }
 
 /// Cost per sample: `HW·C_in` pooling adds + `r·C_in` MACs; parameters `r·C_in + 4r` bytes

@@ -442,7 +442,7 @@ pub fn prepare(
     let nb = act.batch as i32;
     let z = required(inputs, INPUT_Z, "z")?;
     dtype(Port::Input(0), "z", z.dtype, DType::Int8, "int8")?;
-    dims(Port::Input(0), "z", z.dims, &[nb, r], "batch of a × r")?;
+    crate::error::check_dims(OP, Port::Input(0), "z", z.dims, &[nb, r], "batch of a × r")?;
     let checks: [ConstInputCheck; 5] = [
         (INPUT_W_MU, "W_mu", DType::Int8, "int8", [c, r], 2),
         (INPUT_B_MU, "b_mu", DType::Int32, "int32", [c, 0], 1),
@@ -459,12 +459,13 @@ pub fn prepare(
             INPUT_B_MU | INPUT_B_LS => "c_out from options",
             _ => "c_out × r from options",
         };
-        dims(port, name, t.dims, &want[..rank], why)?;
+        crate::error::check_dims(OP, port, name, t.dims, &want[..rank], why)?;
     }
     if opts.k() > 0 {
         let t = required(inputs, INPUT_B_LOWRANK, "B")?;
         dtype(Port::Input(7), "B", t.dtype, DType::Int8, "int8")?;
-        dims(
+        crate::error::check_dims(
+            OP,
             Port::Input(7),
             "B",
             t.dims,
@@ -516,27 +517,6 @@ fn dtype(
             name,
             got,
             expected,
-        })
-    }
-}
-
-fn dims(
-    port: Port,
-    name: &'static str,
-    got: &[i32],
-    want: &[i32],
-    why: &'static str,
-) -> Result<(), OpError> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(OpError::Shape {
-            op: OP,
-            port,
-            name,
-            got: Dims::from_slice(got),
-            expected: Dims::from_slice(want),
-            why,
         })
     }
 }
@@ -611,14 +591,19 @@ pub fn eval<D: DotS8>(
     let (c, r, k) = (opts.c_out, opts.r, opts.k());
     let nb = plan.act.batch;
     let per_sample = plan.act.spatial.saturating_mul(c);
-    check_len("input 0 (z)", inp.z.len(), nb.saturating_mul(r))?;
-    check_len("input 1 (a)", inp.a.len(), nb.saturating_mul(per_sample))?;
-    check_len("input 2 (W_mu)", inp.w_mu.len(), c * r)?;
-    check_len("input 3 (b_mu)", inp.b_mu.len(), c)?;
-    check_len("input 4 (W_ls)", inp.w_ls.len(), c * r)?;
-    check_len("input 5 (b_ls)", inp.b_ls.len(), c)?;
-    check_len("input 6 (lut)", inp.lut.len(), 256)?;
-    check_len("output 0 (ebar)", out.len(), nb)?;
+    crate::error::check_len(OP, "input 0 (z)", inp.z.len(), nb.saturating_mul(r))?;
+    crate::error::check_len(
+        OP,
+        "input 1 (a)",
+        inp.a.len(),
+        nb.saturating_mul(per_sample),
+    )?;
+    crate::error::check_len(OP, "input 2 (W_mu)", inp.w_mu.len(), c * r)?;
+    crate::error::check_len(OP, "input 3 (b_mu)", inp.b_mu.len(), c)?;
+    crate::error::check_len(OP, "input 4 (W_ls)", inp.w_ls.len(), c * r)?;
+    crate::error::check_len(OP, "input 5 (b_ls)", inp.b_ls.len(), c)?;
+    crate::error::check_len(OP, "input 6 (lut)", inp.lut.len(), 256)?;
+    crate::error::check_len(OP, "output 0 (ebar)", out.len(), nb)?;
     let b_lr = if k > 0 {
         let b = inp.b_lowrank.ok_or(OpError::Data {
             op: OP,
@@ -626,7 +611,7 @@ pub fn eval<D: DotS8>(
             name: "B",
             problem: "is required by variant lowrank but absent",
         })?;
-        check_len("input 7 (B)", b.len(), c * k)?;
+        crate::error::check_len(OP, "input 7 (B)", b.len(), c * k)?;
         Some(b)
     } else {
         None
@@ -734,19 +719,6 @@ fn woodbury(m: &mut [f32], w: &[f32], k: usize) -> (f32, f32) {
         delta += y[i] * y[i];
     }
     (delta, logdet)
-}
-
-fn check_len(what: &'static str, got: usize, need: usize) -> Result<(), OpError> {
-    if got < need {
-        Err(OpError::Buffer {
-            op: OP,
-            what,
-            need,
-            got,
-        })
-    } else {
-        Ok(())
-    }
 }
 
 /// Cost per sample: `HW·C_out` pooling adds + `2·r·C_out` head MACs (+ `C_out·k(k+3)/2`
