@@ -333,11 +333,13 @@ fn npy_i8(path: &Path) -> (Vec<usize>, Vec<u8>) {
     (shape, b[start + hlen..].to_vec())
 }
 
-/// Runs the embedded model on the host executor over the same inputs and compares every output
-/// byte with what the firmware printed.
+/// Runs the embedded model (the runner's default: the repo's digits CNN augmented by
+/// snap-convert) on the host executor over the same inputs and compares every output byte —
+/// the class scores and the SNAP outputs U, S and abstain — with what the firmware printed.
 fn check_model(tier: Tier, out: &str) {
     let models = repo_root().join("examples").join("models");
-    let model = std::fs::read(models.join("digits_cnn.tflite")).expect("digits_cnn.tflite");
+    let model = std::fs::read(models.join("digits_cnn.snap.tflite"))
+        .expect("examples/models/digits_cnn.snap.tflite (make it with snap-convert)");
     let (shape, data) = npy_i8(&models.join("digits_test.npy"));
     let sample: usize = shape[1..].iter().product();
     let mut resolver = snapuq_exec::OpResolver::new();
@@ -351,6 +353,17 @@ fn check_model(tier: Tier, out: &str) {
     assert!(
         !infers.is_empty(),
         "{}: firmware ran no inference",
+        tier.name
+    );
+    assert!(
+        it.output_count() >= 4,
+        "the default model has no SNAP outputs (U, S, abstain): is it augmented?"
+    );
+    let uncertainties = records(out, "uncertainty");
+    assert_eq!(
+        uncertainties.len(),
+        infers.len(),
+        "{}: one `uncertainty` line per sample expected",
         tier.name
     );
     for r in &infers {
@@ -378,6 +391,34 @@ fn check_model(tier: Tier, out: &str) {
         }
         let backbone: u64 = field(r, "backbone", "infer");
         assert!(backbone > 0, "no backbone instructions measured");
+        let snap: u64 = field(r, "snap", "infer");
+        assert!(snap > 0, "no SNAP-op instructions measured");
+
+        // U: the printed f32 bits are the host's U (output count − 3) exactly.
+        let ur = uncertainties
+            .iter()
+            .find(|u| u.get("sample") == r.get("sample"))
+            .unwrap_or_else(|| panic!("no uncertainty line for sample {s}"));
+        let bits = u32::from_str_radix(&ur["u"], 16)
+            .unwrap_or_else(|_| panic!("uncertainty u={} is not hex f32 bits", ur["u"]));
+        let u = f32::from_bits(bits);
+        let host_u = it
+            .output(it.output_count() - 3)
+            .expect("U output")
+            .as_f32()
+            .and_then(|v| v.first().copied())
+            .expect("U is one float32");
+        assert_eq!(
+            u.to_bits(),
+            host_u.to_bits(),
+            "{}: sample {s}: firmware U {u}, host U {host_u}",
+            tier.name
+        );
+        assert!((0.0..=1.0).contains(&u), "U = {u} outside [0, 1]");
+        println!(
+            "{}: sample {s} class {} U {u:.6} backbone {backbone} snap {snap}",
+            tier.name, r["class"]
+        );
     }
 }
 

@@ -40,6 +40,15 @@ pub mod keys {
     pub const TAU_MAX: &str = "tau_max";
 }
 
+/// The error for options that need a variant compiled out of this build.
+const fn unsupported(key: &'static str, feature: &'static str) -> OpError {
+    OpError::Unsupported {
+        op: OP,
+        key,
+        feature,
+    }
+}
+
 /// What the classifier input holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClassifierKind {
@@ -93,9 +102,9 @@ impl CalibrateOptions {
                 problem: "must have exactly `taps` entries",
             });
         }
-        let cls = match m.str_opt(keys::CLS).map_err(f)? {
-            None | Some("probs") => ClassifierKind::Probs,
-            Some("logits") => ClassifierKind::Logits,
+        let cls = match m.bytes_opt(keys::CLS).map_err(f)? {
+            None | Some(b"probs") => ClassifierKind::Probs,
+            Some(b"logits") => ClassifierKind::Logits,
             Some(_) => {
                 return Err(OpError::OptionValue {
                     op: OP,
@@ -104,8 +113,8 @@ impl CalibrateOptions {
                 })
             }
         };
-        let mapping = match m.str_opt(keys::MAPPING).map_err(f)? {
-            None | Some("logistic") => {
+        let mapping = match m.bytes_opt(keys::MAPPING).map_err(f)? {
+            None | Some(b"logistic") => {
                 let mut beta = [0f32; 3];
                 let n = m.f32_vec(keys::BETA, &mut beta).map_err(f)?;
                 if n != 3 {
@@ -117,9 +126,12 @@ impl CalibrateOptions {
                 }
                 Mapping::Logistic { beta }
             }
-            Some("isotonic") => Mapping::Isotonic {
+            #[cfg(feature = "isotonic")]
+            Some(b"isotonic") => Mapping::Isotonic {
                 gamma: m.f32_or(keys::GAMMA, 1.0).map_err(f)?,
             },
+            #[cfg(not(feature = "isotonic"))]
+            Some(b"isotonic") => return Err(unsupported(keys::MAPPING, "isotonic")),
             Some(_) => {
                 return Err(OpError::OptionValue {
                     op: OP,
@@ -129,6 +141,9 @@ impl CalibrateOptions {
             }
         };
         let controller = if m.bool_or(keys::CTRL, false).map_err(f)? {
+            #[cfg(not(feature = "controller"))]
+            return Err(unsupported(keys::CTRL, "controller"));
+            #[cfg(feature = "controller")]
             Some(ControllerParams {
                 budget: m.f32(keys::BUDGET).map_err(f)?,
                 eta: m.f32_or(keys::ETA, 0.01).map_err(f)?,
@@ -185,6 +200,12 @@ impl CalibrateOptions {
         if !(0.0..=1.0).contains(&self.alpha) {
             return bad(keys::ALPHA, "must be in [0,1]");
         }
+        if !cfg!(feature = "isotonic") && matches!(self.mapping, Mapping::Isotonic { .. }) {
+            return Err(unsupported(keys::MAPPING, "isotonic"));
+        }
+        if !cfg!(feature = "controller") && self.controller.is_some() {
+            return Err(unsupported(keys::CTRL, "controller"));
+        }
         match self.mapping {
             Mapping::Logistic { beta } if beta.iter().any(|b| !b.is_finite()) => {
                 return bad(keys::BETA, "must be finite")
@@ -217,6 +238,9 @@ impl CalibrateOptions {
 
     /// Initial controller state (if the controller is enabled).
     pub fn initial_state(&self) -> Option<ControllerState> {
+        if !cfg!(feature = "controller") {
+            return None;
+        }
         self.controller
             .as_ref()
             .map(|p| ControllerState::new(self.tau, p))
@@ -584,6 +608,11 @@ pub fn eval(
     out: CalibrateOutputs<'_>,
 ) -> Result<(), OpError> {
     opts.validate()?;
+    // Only read by the variants compiled in.
+    #[cfg(not(feature = "isotonic"))]
+    let _ = table;
+    #[cfg(not(feature = "controller"))]
+    let _ = &mut state;
     let nb = plan.batch;
     let l = opts.classes;
     crate::error::check_len(OP, "ebar inputs (count)", ebar.len(), opts.taps)?;
@@ -591,6 +620,7 @@ pub fn eval(
         crate::error::check_len(OP, "ebar input", e.len(), nb)?;
     }
     crate::error::check_len(OP, "classifier input", cls.len(), nb.saturating_mul(l))?;
+    #[cfg(feature = "isotonic")]
     if let Mapping::Isotonic { .. } = opts.mapping {
         let t = table.ok_or(OpError::Data {
             op: OP,
@@ -610,6 +640,7 @@ pub fn eval(
     if let Some(q) = &out.u_q {
         crate::error::check_len(OP, "output 3 (U_q)", q.len(), nb)?;
     }
+    #[cfg(feature = "controller")]
     if opts.controller.is_some() && state.is_none() {
         return Err(OpError::Data {
             op: OP,
@@ -633,21 +664,28 @@ pub fn eval(
         let m = opts.alpha * (1.0 - c) + (1.0 - opts.alpha) * (1.0 - margin);
         let u = match opts.mapping {
             Mapping::Logistic { beta } => sigmoid(beta[0] + beta[1] * score + beta[2] * m),
+            #[cfg(feature = "isotonic")]
             Mapping::Isotonic { gamma } => {
                 let psi = gamma * score + (1.0 - gamma) * m;
                 // Checked above: table is Some and valid.
                 table.map_or(0.0, |t| isotonic_lookup(t, plan.table_len, psi))
             }
+            // Compiled out: rejected by `validate` above (NaN would mean "abstain").
+            #[cfg(not(feature = "isotonic"))]
+            Mapping::Isotonic { .. } => f32::NAN,
         };
         let u = if u.is_nan() {
             1.0
         } else {
             crate::quant::clamp_f32(u, 0.0, 1.0)
         };
+        #[cfg(feature = "controller")]
         let flag = match (&opts.controller, state.as_deref_mut()) {
             (Some(p), Some(st)) => st.step(u, p),
             _ => u >= opts.tau,
         };
+        #[cfg(not(feature = "controller"))]
+        let flag = u >= opts.tau;
         u_out[n] = u;
         if let Some(s) = s.as_deref_mut() {
             s[n] = score;
@@ -771,6 +809,66 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(all(feature = "isotonic", feature = "controller")))]
+    fn compiled_out_mapping_and_controller_name_their_feature() {
+        let p = ControllerParams {
+            budget: 0.1,
+            eta: 0.5,
+            kappa: 0.5,
+            tau_min: 0.0,
+            tau_max: 1.0,
+        };
+        let logistic = Mapping::Logistic {
+            beta: [0.0, 1.0, 0.0],
+        };
+        for (o, key, feature) in [
+            (
+                opts(Mapping::Isotonic { gamma: 1.0 }, None),
+                keys::MAPPING,
+                "isotonic",
+            ),
+            (opts(logistic, Some(p)), keys::CTRL, "controller"),
+        ] {
+            if (feature == "isotonic" && cfg!(feature = "isotonic"))
+                || (feature == "controller" && cfg!(feature = "controller"))
+            {
+                continue;
+            }
+            let want = OpError::Unsupported {
+                op: OP,
+                key,
+                feature,
+            };
+            assert_eq!(o.validate(), Err(want));
+            // The options a converter writes for it (`to_flexbuffer` needs `std`, which turns
+            // every feature on).
+            let mut b = flexbuffers::Builder::default();
+            let mut m = b.start_map();
+            m.push(keys::TAPS, 2);
+            let mut v = m.start_vector(keys::WEIGHTS);
+            v.push(0.75f32);
+            v.push(0.25f32);
+            v.end_vector();
+            m.push(keys::CLASSES, 2);
+            let mut v = m.start_vector(keys::BETA);
+            for x in [0.0f32, 1.0, 0.0] {
+                v.push(x);
+            }
+            v.end_vector();
+            if feature == "isotonic" {
+                m.push(keys::MAPPING, "isotonic");
+            } else {
+                m.push(keys::CTRL, true);
+                m.push(keys::BUDGET, 0.1f32);
+            }
+            m.end_map();
+            assert_eq!(CalibrateOptions::parse(b.view()), Err(want));
+            assert!(want.message().as_str().contains(feature));
+        }
+    }
+
+    #[test]
+    #[cfg(all(feature = "isotonic", feature = "controller"))]
     fn isotonic_steps_and_controller_state_persist() {
         let table = [0.0f32, 1.0, 2.0, 0.1, 0.5, 0.9];
         assert_eq!(isotonic_lookup(&table, 3, -1.0), 0.1);

@@ -107,6 +107,13 @@ pub enum OpError {
         name: &'static str,
         problem: &'static str,
     },
+    /// The options ask for a variant this build compiled out: cargo feature `feature` of
+    /// snapuq-ops (same name in snapuq-tflm, `snap-<feature>` in snapuq-exec).
+    Unsupported {
+        op: OpKind,
+        key: &'static str,
+        feature: &'static str,
+    },
 }
 
 impl OpError {
@@ -119,7 +126,8 @@ impl OpError {
             | OpError::Shape { op, .. }
             | OpError::Limit { op, .. }
             | OpError::Buffer { op, .. }
-            | OpError::Data { op, .. } => *op,
+            | OpError::Data { op, .. }
+            | OpError::Unsupported { op, .. } => *op,
         }
     }
 
@@ -185,6 +193,12 @@ impl fmt::Display for OpError {
                 problem,
                 ..
             } => write!(f, "{port} ({name}) {problem}"),
+            OpError::Unsupported { key, feature, .. } => write!(
+                f,
+                "custom option \"{key}\" needs code compiled out of this build: enable cargo \
+                 feature \"{feature}\" of snapuq-ops (snapuq-tflm: \"{feature}\", snapuq-exec: \
+                 \"snap-{feature}\")"
+            ),
         }
     }
 }

@@ -119,13 +119,53 @@ fn read_int(buf: &[u8], pos: usize, width: usize) -> Option<i64> {
     })
 }
 
-fn read_float(buf: &[u8], pos: usize, width: usize) -> Option<f64> {
+/// A 4- or 8-byte float as f32. 8-byte floats are narrowed by [`f32_from_f64_bits`], so no
+/// soft-float f64 code is linked into a firmware (Cortex-M4F/M7 FPUs are single precision).
+fn read_float(buf: &[u8], pos: usize, width: usize) -> Option<f32> {
     let v = read_uint(buf, pos, width)?;
     match width {
-        4 => Some(f32::from_bits(v as u32) as f64),
-        8 => Some(f64::from_bits(v)),
+        4 => Some(f32::from_bits(v as u32)),
+        8 => Some(f32_from_f64_bits(v)),
         _ => None,
     }
+}
+
+/// `f64::from_bits(bits) as f32` (round to nearest, ties to even; overflow to ±inf, NaN stays
+/// NaN) in integer arithmetic.
+pub fn f32_from_f64_bits(bits: u64) -> f32 {
+    let sign = ((bits >> 32) as u32) & 0x8000_0000;
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let mant = bits & ((1u64 << 52) - 1);
+    if exp == 0x7ff {
+        let quiet = if mant != 0 { 0x0040_0000 } else { 0 };
+        return f32::from_bits(sign | 0x7f80_0000 | quiet);
+    }
+    // f64 zeros and subnormals are far below half of f32's smallest subnormal.
+    if exp == 0 {
+        return f32::from_bits(sign);
+    }
+    let m = mant | (1u64 << 52);
+    // Biased f32 exponent of the leading bit.
+    let e32 = exp - 896;
+    if e32 >= 255 {
+        return f32::from_bits(sign | 0x7f80_0000);
+    }
+    // Normal results keep 24 of m's 53 bits; subnormal results count units of 2^-149.
+    let (shift, base) = if e32 >= 1 {
+        (29u32, ((e32 - 1) as u32) << 23)
+    } else {
+        ((30 - e32) as u32, 0)
+    };
+    if shift > 63 {
+        return f32::from_bits(sign);
+    }
+    let kept = (m >> shift) as u32;
+    let rest = m & ((1u64 << shift) - 1);
+    let half = 1u64 << (shift - 1);
+    let up = rest > half || (rest == half && kept & 1 == 1);
+    // A carry out of the significand bumps the exponent (and reaches inf at the top).
+    let out = (base + kept + up as u32).min(0x7f80_0000);
+    f32::from_bits(sign | out)
 }
 
 /// `pos − offset` where the offset is stored at `pos` with `width` bytes.
@@ -177,8 +217,9 @@ impl<'a> FlexValue<'a> {
         }
     }
 
-    /// Float value; integers are accepted and converted (as FlexBuffers' `AsDouble` does).
-    pub fn as_f64(&self, key: &'static str) -> Result<f64, FlexError> {
+    /// Finite float value as f32; integers within i32 are accepted and converted (as
+    /// FlexBuffers' `AsDouble` does, then narrowed to f32 like every float option).
+    pub fn as_f32(&self, key: &'static str) -> Result<f32, FlexError> {
         let oob = err(key, FlexProblem::OutOfBounds);
         let v = match self.type_code() {
             T_FLOAT => read_float(self.buf, self.pos, self.parent_width).ok_or(oob)?,
@@ -186,7 +227,9 @@ impl<'a> FlexValue<'a> {
                 let t = follow(self.buf, self.pos, self.parent_width).ok_or(oob)?;
                 read_float(self.buf, t, self.child_width()).ok_or(oob)?
             }
-            T_INT | T_UINT | T_INDIRECT_INT | T_INDIRECT_UINT => self.as_i64(key)? as f64,
+            T_INT | T_UINT | T_INDIRECT_INT | T_INDIRECT_UINT => i32::try_from(self.as_i64(key)?)
+                .map_err(|_| err(key, FlexProblem::IntRange))?
+                as f32,
             t => return Err(err(key, FlexProblem::WrongType(t))),
         };
         if v.is_finite() {
@@ -208,6 +251,12 @@ impl<'a> FlexValue<'a> {
 
     /// String (or key) value.
     pub fn as_str(&self, key: &'static str) -> Result<&'a str, FlexError> {
+        core::str::from_utf8(self.as_bytes(key)?).map_err(|_| err(key, FlexProblem::BadString))
+    }
+
+    /// String (or key) value as bytes, without UTF-8 validation: option values are compared
+    /// with ASCII names, so a firmware need not link a UTF-8 validator.
+    pub fn as_bytes(&self, key: &'static str) -> Result<&'a [u8], FlexError> {
         let oob = err(key, FlexProblem::OutOfBounds);
         match self.type_code() {
             T_STRING => {
@@ -221,11 +270,16 @@ impl<'a> FlexValue<'a> {
                 if self.buf.get(end) != Some(&0) {
                     return Err(err(key, FlexProblem::BadString));
                 }
-                core::str::from_utf8(bytes).map_err(|_| err(key, FlexProblem::BadString))
+                Ok(bytes)
             }
             T_KEY => {
                 let t = follow(self.buf, self.pos, self.parent_width).ok_or(oob)?;
-                c_str(self.buf, t).ok_or(err(key, FlexProblem::BadString))
+                let rest = self.buf.get(t..).ok_or(oob)?;
+                let n = rest
+                    .iter()
+                    .position(|&b| b == 0)
+                    .ok_or(err(key, FlexProblem::BadString))?;
+                Ok(&rest[..n])
             }
             t => Err(err(key, FlexProblem::WrongType(t))),
         }
@@ -343,7 +397,7 @@ impl<'a> FlexVector<'a> {
             ));
         }
         for (i, o) in out.iter_mut().enumerate() {
-            *o = self.get(i, key)?.as_f64(key)? as f32;
+            *o = self.get(i, key)?.as_f32(key)?;
         }
         Ok(())
     }
@@ -512,13 +566,13 @@ impl<'a> FlexMap<'a> {
 
     /// Required finite f32.
     pub fn f32(&self, key: &'static str) -> Result<f32, FlexError> {
-        finite_f32(key, self.required(key)?.as_f64(key)?)
+        self.required(key)?.as_f32(key)
     }
 
     /// Optional finite f32 with a default.
     pub fn f32_or(&self, key: &'static str, default: f32) -> Result<f32, FlexError> {
         match self.get(key)? {
-            Some(v) => finite_f32(key, v.as_f64(key)?),
+            Some(v) => v.as_f32(key),
             None => Ok(default),
         }
     }
@@ -535,6 +589,14 @@ impl<'a> FlexMap<'a> {
     pub fn str_opt(&self, key: &'static str) -> Result<Option<&'a str>, FlexError> {
         match self.get(key)? {
             Some(v) => v.as_str(key).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Optional string as bytes (see [`FlexValue::as_bytes`]).
+    pub fn bytes_opt(&self, key: &'static str) -> Result<Option<&'a [u8]>, FlexError> {
+        match self.get(key)? {
+            Some(v) => v.as_bytes(key).map(Some),
             None => Ok(None),
         }
     }
@@ -558,15 +620,6 @@ impl<'a> FlexMap<'a> {
     /// True when the value under `key` is present and not null.
     pub fn has(&self, key: &'static str) -> Result<bool, FlexError> {
         Ok(matches!(self.get(key)?, Some(v) if v.type_code() != T_NULL))
-    }
-}
-
-fn finite_f32(key: &'static str, v: f64) -> Result<f32, FlexError> {
-    let f = v as f32;
-    if f.is_finite() {
-        Ok(f)
-    } else {
-        Err(err(key, FlexProblem::NotFinite))
     }
 }
 
@@ -667,6 +720,51 @@ mod tests {
             FlexMap::root(&[1, 2, 3]).unwrap_err().problem,
             FlexProblem::BadRootWidth(3)
         );
+    }
+
+    #[test]
+    fn f64_narrowing_matches_as_f32() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let check = |bits: u64| {
+            let want = f64::from_bits(bits) as f32;
+            let got = f32_from_f64_bits(bits);
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{bits:#018x}: {got:e} vs {want:e}"
+            );
+        };
+        for v in [
+            0.0f64,
+            -0.0,
+            1.0,
+            0.1,
+            -2.5e-30,
+            1e-45,
+            7e-46,
+            1.4e-45,
+            f32::MAX as f64,
+            3.4028235677973366e38,
+            3.5e38,
+            1e300,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            1.0 + f64::EPSILON,
+            f32::MIN_POSITIVE as f64 * (1.0 - 1e-9),
+        ] {
+            check(v.to_bits());
+        }
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            check(x);
+            // Exponents near f32's range, and exact ties.
+            let e = 0x380 + (x >> 52) % 0x80;
+            check((x & 0x800f_ffff_ffff_ffff) | (e << 52));
+            check((x & 0x800f_ffff_e000_0000) | (1 << 28) | (e << 52));
+        }
     }
 
     #[test]

@@ -339,7 +339,7 @@ fn prepare_reports_shape_and_dtype_problems() {
     .unwrap_err();
     assert_eq!(
         e.message().as_str(),
-        "SNAP_PROJECT: input 1 (P) is required but absent"
+        "SNAP_PROJECT: input 1 (P) is required but absent (it may be omitted only when r == c_in)"
     );
     // Project: eval with short buffers errors instead of panicking.
     let plan = project::prepare(
@@ -436,7 +436,8 @@ fn eval_with_garbage_plans_and_options_errors_instead_of_panicking() {
         &p,
         &project::ProjectPlan {
             act: huge,
-            has_bias: false
+            has_bias: false,
+            identity: false,
         },
         &[0; 64],
         &[0; 32 * 64],
@@ -454,6 +455,7 @@ fn eval_with_garbage_plans_and_options_errors_instead_of_panicking() {
             channels: 64,
         },
         has_bias: false,
+        identity: false,
     };
     assert!(project::eval::<PortableDot>(
         &bad,

@@ -4,6 +4,11 @@
 //! (symmetric, per-tensor scale), 2 `bias` int32 `[r]` (optional: absent or TFLM index −1).
 //! Output: 0 `z` int8 `[N,r]`.
 //!
+//! `P` is optional when `r == c_in`: an absent `P` is the identity with scale 1 (codes 1,
+//! `p_scale = 1`), so `z = requant(GAP(a) − a_zp + bias)`. A square projector adds nothing the
+//! heads cannot absorb (they are linear in z), so the converter omits it and saves `r·C_in`
+//! bytes and MACs.
+//!
 //! GAP runs first (exactly equal to a 1×1 projection followed by GAP, at HW·C + C·r instead
 //! of HW·C·r MACs): `g_c = round_half_away(Σ_hw q / HW)` stays an int8 code in `a`'s
 //! quantization, then `acc_j = Σ_c P[j,c]·(g_c − a_zp) + bias_j` (int32) and
@@ -142,6 +147,8 @@ pub struct ProjectPlan {
     pub act: ActShape,
     /// Whether the bias input is present.
     pub has_bias: bool,
+    /// `P` is absent: the identity (only with `r == c_in`).
+    pub identity: bool,
 }
 
 /// Input indices.
@@ -150,19 +157,20 @@ pub const INPUT_P: usize = 1;
 pub const INPUT_BIAS: usize = 2;
 pub const OUTPUT_Z: usize = 0;
 
-/// Validates tensor descriptors against the options. `inputs[2]` may be omitted (no bias).
+/// Validates tensor descriptors against the options. `inputs[2]` may be omitted (no bias);
+/// `inputs[1]` may be omitted when `r == c_in` (identity projector).
 pub fn prepare(
     opts: &ProjectOptions,
     inputs: &[Option<TensorDesc<'_>>],
     outputs: &[TensorDesc<'_>],
 ) -> Result<ProjectPlan, OpError> {
     opts.validate()?;
-    if !(2..=3).contains(&inputs.len()) {
+    if !(1..=3).contains(&inputs.len()) {
         return Err(OpError::Count {
             op: OP,
             outputs: false,
             got: inputs.len(),
-            min: 2,
+            min: 1,
             max: 3,
         });
     }
@@ -176,7 +184,6 @@ pub fn prepare(
         });
     }
     let a = required(inputs, INPUT_A, "a")?;
-    let p = required(inputs, INPUT_P, "P")?;
     expect_dtype(Port::Input(0), "a", a.dtype, DType::Int8, "int8")?;
     let act = ActShape::from_dims(a.dims).ok_or(OpError::Shape {
         op: OP,
@@ -204,15 +211,22 @@ pub fn prepare(
             max: limits::MAX_SPATIAL,
         });
     }
-    expect_dtype(Port::Input(1), "P", p.dtype, DType::Int8, "int8")?;
-    crate::error::check_dims(
-        OP,
-        Port::Input(1),
-        "P",
-        p.dims,
-        &[opts.r as i32, opts.c_in as i32],
-        "r × c_in from options",
-    )?;
+    let identity = match inputs.get(INPUT_P).copied().flatten() {
+        Some(p) => {
+            expect_dtype(Port::Input(1), "P", p.dtype, DType::Int8, "int8")?;
+            crate::error::check_dims(
+                OP,
+                Port::Input(1),
+                "P",
+                p.dims,
+                &[opts.r as i32, opts.c_in as i32],
+                "r × c_in from options",
+            )?;
+            false
+        }
+        None if opts.r == opts.c_in => true,
+        None => return Err(absent_p()),
+    };
     let has_bias = match inputs.get(INPUT_BIAS).copied().flatten() {
         Some(b) => {
             expect_dtype(Port::Input(2), "bias", b.dtype, DType::Int32, "int32")?;
@@ -238,7 +252,11 @@ pub fn prepare(
         &[act.batch as i32, opts.r as i32],
         "batch of input 0 × r",
     )?;
-    Ok(ProjectPlan { act, has_bias })
+    Ok(ProjectPlan {
+        act,
+        has_bias,
+        identity,
+    })
 }
 
 fn required<'a>(
@@ -252,6 +270,16 @@ fn required<'a>(
         name,
         problem: "is required but absent",
     })
+}
+
+/// `P` omitted although `r != c_in`.
+const fn absent_p() -> OpError {
+    OpError::Data {
+        op: OP,
+        port: Port::Input(INPUT_P as u8),
+        name: "P",
+        problem: "is required but absent (it may be omitted only when r == c_in)",
+    }
 }
 
 fn expect_dtype(
@@ -280,7 +308,8 @@ pub const fn scratch_bytes(opts: &ProjectOptions) -> usize {
 }
 
 /// Runs the op. Slices are the tensors' data in TFLite layout; `scratch` holds at least
-/// [`scratch_bytes`] bytes. Short slices give [`OpError::Buffer`] (never a panic).
+/// [`scratch_bytes`] bytes. Short slices give [`OpError::Buffer`] (never a panic). With
+/// `plan.identity` (no `P` in the model) `p` is ignored (pass `&[]`).
 pub fn eval<D: DotS8>(
     opts: &ProjectOptions,
     plan: &ProjectPlan,
@@ -299,7 +328,13 @@ pub fn eval<D: DotS8>(
         a.len(),
         plan.act.batch.saturating_mul(per_sample),
     )?;
-    crate::error::check_len(OP, "input 1 (P)", p.len(), r * c)?;
+    if plan.identity {
+        if r != c {
+            return Err(absent_p());
+        }
+    } else {
+        crate::error::check_len(OP, "input 1 (P)", p.len(), r * c)?;
+    }
     if let Some(b) = bias {
         crate::error::check_len(OP, "input 2 (bias)", b.len(), r)?;
     }
@@ -315,7 +350,11 @@ pub fn eval<D: DotS8>(
         gap_s8(&a[n * per_sample..(n + 1) * per_sample], g);
         let zrow = &mut z[n * r..(n + 1) * r];
         for (j, zj) in zrow.iter_mut().enumerate() {
-            let mut acc = D::dot_offset(g, -opts.a_zp, &p[j * c..(j + 1) * c]);
+            let mut acc = if plan.identity {
+                g[j] as i32 - opts.a_zp
+            } else {
+                D::dot_offset(g, -opts.a_zp, &p[j * c..(j + 1) * c])
+            };
             if let Some(b) = bias {
                 acc = acc.wrapping_add(b[j]);
             }
@@ -334,6 +373,18 @@ pub const fn cost(opts: &ProjectOptions, spatial: usize, has_bias: bool) -> Cost
     Cost {
         macs: spatial as u64 * c + r * c,
         param_bytes: r * c + if has_bias { 4 * r } else { 0 },
+        scratch_bytes: c,
+        state_bytes: 0,
+    }
+}
+
+/// [`cost`] of the identity projector (no `P`): `HW·C_in` pooling adds + `C_in`
+/// requantizations; parameters `4r` bytes with bias, else none.
+pub const fn identity_cost(opts: &ProjectOptions, spatial: usize, has_bias: bool) -> Cost {
+    let c = opts.c_in as u64;
+    Cost {
+        macs: spatial as u64 * c + c,
+        param_bytes: if has_bias { 4 * c } else { 0 },
         scratch_bytes: c,
         state_bytes: 0,
     }
@@ -379,6 +430,46 @@ mod tests {
     }
 
     #[test]
+    fn absent_p_is_the_identity_when_square() {
+        let o = ProjectOptions::from_scales(3, 3, 0.1, -5, 1.0, 0.05, 2).unwrap();
+        let a_desc = Some(TensorDesc::new(DType::Int8, &[2, 2, 3]));
+        let z_desc = [TensorDesc::new(DType::Int8, &[2, 3])];
+        let plan = prepare(&o, &[a_desc], &z_desc).unwrap();
+        assert!(plan.identity && !plan.has_bias);
+        let bias = Some(TensorDesc::new(DType::Int32, &[3]));
+        let with_bias = prepare(&o, &[a_desc, None, bias], &z_desc).unwrap();
+        assert!(with_bias.identity && with_bias.has_bias);
+        // The same as an explicit P = I with scale 1 (codes 1).
+        let eye = [1i8, 0, 0, 0, 1, 0, 0, 0, 1];
+        let dense = prepare(
+            &o,
+            &[a_desc, Some(TensorDesc::new(DType::Int8, &[3, 3])), bias],
+            &z_desc,
+        )
+        .unwrap();
+        assert!(!dense.identity);
+        let a = [10i8, -20, 30, 13, 22, -31, -5, 0, 127, -128, 3, 9];
+        let b = [7i32, -300, 0];
+        let (mut z1, mut z2, mut s) = ([0i8; 6], [0i8; 6], [0i8; 3]);
+        eval::<PortableDot>(&o, &with_bias, &a, &[], Some(&b), &mut z1, &mut s).unwrap();
+        eval::<PortableDot>(&o, &dense, &a, &eye, Some(&b), &mut z2, &mut s).unwrap();
+        assert_eq!(z1, z2);
+        // a_scale / z_scale = 2: g − a_zp doubled, plus z_zp (ch0 of sample 0: (12+5)·2+14+2).
+        assert_eq!(z1[0], (((10 + 13 + 1) / 2 + 5) * 2 + 14 + 2) as i8);
+        // Not square: P stays required, at prepare and at eval.
+        let o4 = ProjectOptions { r: 2, ..o };
+        let e = prepare(&o4, &[a_desc], &[TensorDesc::new(DType::Int8, &[2, 2])]).unwrap_err();
+        assert!(e.message().as_str().contains("only when r == c_in"), "{e}");
+        let forged = ProjectPlan {
+            identity: true,
+            ..plan
+        };
+        assert!(eval::<PortableDot>(&o4, &forged, &a, &[], None, &mut z1, &mut s).is_err());
+        assert_eq!(identity_cost(&o, 4, false).param_bytes, 0);
+        assert_eq!(identity_cost(&o, 4, true).macs, 4 * 3 + 3);
+    }
+
+    #[test]
     fn batches_are_independent_and_cost_formula() {
         let o = ProjectOptions::from_scales(3, 2, 0.1, 0, 0.02, 0.05, 0).unwrap();
         let plan = ProjectPlan {
@@ -388,6 +479,7 @@ mod tests {
                 channels: 3,
             },
             has_bias: false,
+            identity: false,
         };
         let a = [10i8, 20, 30, 12, 22, 32, -5, 0, 5, -7, 2, 9];
         let p = [50i8, -60, 70, 1, 2, 3];
@@ -400,6 +492,7 @@ mod tests {
                 ..plan.act
             },
             has_bias: false,
+            identity: false,
         };
         let mut z = [0i8; 2];
         eval::<PortableDot>(&o, &one, &a[6..], &p, None, &mut z, &mut s).unwrap();

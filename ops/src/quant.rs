@@ -90,16 +90,29 @@ pub const fn shift_round_half_away_i64(x: i64, e: u32) -> i64 {
     }
 }
 
+/// `round_half_away(num / den)` in i32 (`den > 0`): the pooling divisions, kept in 32 bits so
+/// Cortex-M uses its hardware divider instead of a 64-bit division routine.
+const fn div_round_half_away_i32(num: i32, den: i32) -> i32 {
+    let (q, rem) = (num / den, num % den);
+    // |rem| < den ≤ 2^20, so 2|rem| cannot overflow; rounding away iff 2|rem| ≥ den.
+    if 2 * rem.unsigned_abs() >= den as u32 {
+        q + if num < 0 { -1 } else { 1 }
+    } else {
+        q
+    }
+}
+
 /// Global average pooling of one sample of an int8 NHWC activation to int8 codes in the
 /// activation's own quantization: `g_c = round_half_away(Σ_hw q[hw,c] / HW)` (the mean of
-/// int8 codes always fits int8). `sample.len()` must be `spatial · out.len()`.
+/// int8 codes always fits int8). `sample.len()` must be `spatial · out.len()`, with
+/// `spatial ≤ limits::MAX_SPATIAL` (so every sum fits i32).
 pub fn gap_s8(sample: &[i8], out: &mut [i8]) {
     let c = out.len();
     if c == 0 {
         return;
     }
     let spatial = sample.len() / c;
-    if spatial == 0 {
+    if spatial == 0 || spatial > crate::limits::MAX_SPATIAL {
         out.fill(0);
         return;
     }
@@ -110,7 +123,7 @@ pub fn gap_s8(sample: &[i8], out: &mut [i8]) {
             sum += sample[idx] as i32;
             idx += c;
         }
-        *o = div_round_half_away(sum as i64, spatial as i64) as i8;
+        *o = div_round_half_away_i32(sum, spatial as i32) as i8;
     }
 }
 
@@ -120,19 +133,43 @@ pub const MU_FRAC_BITS: u32 = 12;
 
 /// Pooled channel `ch` of one sample, centred on `zero_point`, in units of
 /// `a_scale / 2^MU_FRAC_BITS`: `round_half_away(Σ_hw (q − zp) · 2^12 / HW)`.
+///
+/// Computed in 32 bits (hardware divide on Cortex-M): the integer part of the mean, then the
+/// 12 fractional bits by long division of the remainder, then the rounding from the last
+/// remainder — exactly the rounded 64-bit quotient. Needs `HW ≤ limits::MAX_SPATIAL` (0 beyond).
 pub fn gap_channel_fx(sample: &[i8], channels: usize, ch: usize, zero_point: i32) -> i32 {
-    let mut sum: i64 = 0;
-    let mut n: i64 = 0;
+    let mut sum: i32 = 0;
+    let mut n: i32 = 0;
     let mut idx = ch;
     while idx < sample.len() {
-        sum += sample[idx] as i64 - zero_point as i64;
+        sum += sample[idx] as i32 - zero_point;
         n += 1;
-        idx += channels;
+        if n as usize > crate::limits::MAX_SPATIAL {
+            return 0;
+        }
+        idx += channels.max(1);
     }
     if n == 0 {
         return 0;
     }
-    div_round_half_away(sum << MU_FRAC_BITS, n) as i32
+    // |sum| ≤ 255·2^20 < 2^28; |result| ≤ 255·2^12.
+    let mag = sum.unsigned_abs();
+    let d = n as u32;
+    let mut q = mag / d;
+    let mut rem = mag % d;
+    for _ in 0..MU_FRAC_BITS {
+        rem <<= 1; // rem < d ≤ 2^20
+        q = (q << 1) | (rem >= d) as u32;
+        if rem >= d {
+            rem -= d;
+        }
+    }
+    let q = q + (2 * rem >= d) as u32;
+    if sum < 0 {
+        -(q as i32)
+    } else {
+        q as i32
+    }
 }
 
 /// `x` limited to `[lo, hi]` for f32. `f32::clamp` asserts `lo <= hi` with a message that
@@ -210,5 +247,46 @@ mod tests {
             gap_channel_fx(&[1, 0, 2, 0], 2, 0, -1),
             (5 << MU_FRAC_BITS) / 2
         );
+    }
+
+    #[test]
+    fn pooling_in_32_bits_matches_the_64_bit_rounding() {
+        let mut x: u32 = 0x1234_5678;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for case in 0..3000 {
+            let channels = 1 + (next() % 5) as usize;
+            let spatial = match case % 4 {
+                0 => 1 + (next() % 7) as usize,
+                1 => 1 + (next() % 200) as usize,
+                2 => 1 + (next() % 3000) as usize,
+                _ => 2,
+            };
+            let extreme = case % 3 == 0;
+            let sample: Vec<i8> = (0..spatial * channels)
+                .map(|_| {
+                    if extreme {
+                        [-128i8, 127][(next() & 1) as usize]
+                    } else {
+                        next() as i8
+                    }
+                })
+                .collect();
+            let zp = (next() % 256) as i32 - 128;
+            let mut g = vec![0i8; channels];
+            gap_s8(&sample, &mut g);
+            for (ch, &gc) in g.iter().enumerate() {
+                let col = sample.iter().skip(ch).step_by(channels);
+                let s8: i64 = col.clone().map(|&v| v as i64).sum();
+                assert_eq!(gc as i64, div_round_half_away(s8, spatial as i64));
+                let s: i64 = col.map(|&v| v as i64 - zp as i64).sum();
+                let want = div_round_half_away(s << MU_FRAC_BITS, spatial as i64);
+                assert_eq!(gap_channel_fx(&sample, channels, ch, zp) as i64, want);
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@
 
 use crate::dot::DotS8;
 use crate::error::{OpError, OpKind, Port};
-use crate::flex::FlexMap;
+use crate::flex::{FlexError, FlexMap};
 use crate::limits;
 use crate::lut;
 use crate::quant::{
@@ -74,6 +74,18 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// `Some(feature)` when this build of the kernels has the variant compiled out: the
+    /// snapuq-ops cargo feature to enable (`robust` or `lowrank`).
+    pub const fn missing_feature(&self) -> Option<&'static str> {
+        match self {
+            Variant::StudentT { .. } | Variant::Huber { .. } if !cfg!(feature = "robust") => {
+                Some("robust")
+            }
+            Variant::LowRank { .. } if !cfg!(feature = "lowrank") => Some("lowrank"),
+            _ => None,
+        }
+    }
+
     /// The option string.
     pub const fn name(&self) -> &'static str {
         match self {
@@ -204,51 +216,56 @@ impl SurprisalQuant {
 impl SurprisalOptions {
     /// Parses and range-checks the custom-options flexbuffer.
     pub fn parse(buf: &[u8]) -> Result<Self, OpError> {
-        let m = FlexMap::root(buf).map_err(|err| OpError::Options { op: OP, err })?;
-        let f = |e| OpError::Options { op: OP, err: e };
-        let variant = match m.str_opt(keys::VARIANT).map_err(f)? {
-            None | Some("gaussian") => Variant::Gaussian,
-            Some("student_t") => Variant::StudentT {
-                nu: m.f32(keys::NU).map_err(f)?,
-            },
-            Some("huber") => Variant::Huber {
-                delta: m.f32(keys::DELTA).map_err(f)?,
-            },
-            Some("lowrank") => Variant::LowRank {
-                k: m.usize(keys::K).map_err(f)?,
-            },
-            Some(_) => {
-                return Err(OpError::OptionValue {
-                    op: OP,
-                    key: keys::VARIANT,
-                    problem: "must be one of gaussian, student_t, huber, lowrank",
-                })
-            }
-        };
-        let lut_frac = m.usize(keys::LUT_FRAC).map_err(f)?;
-        let o = SurprisalOptions {
-            c_out: m.usize(keys::C_OUT).map_err(f)?,
-            r: m.usize(keys::R).map_err(f)?,
-            variant,
-            b_scale: match variant {
-                Variant::LowRank { .. } => m.f32(keys::B_SCALE).map_err(f)?,
-                _ => 0.0,
-            },
-            z_zp: m.i32(keys::Z_ZP).map_err(f)?,
-            a_zp: m.i32(keys::A_ZP).map_err(f)?,
-            mu_mult: m.i32(keys::MU_MULT).map_err(f)?,
-            mu_shift: m.i32(keys::MU_SHIFT).map_err(f)?,
-            ls_mult: m.i32(keys::LS_MULT).map_err(f)?,
-            ls_shift: m.i32(keys::LS_SHIFT).map_err(f)?,
-            ls_zp: m.i32(keys::LS_ZP).map_err(f)?,
-            ls_scale: m.f32(keys::LS_SCALE).map_err(f)?,
-            ls_min: m.i32(keys::LS_MIN).map_err(f)?,
-            ls_max: m.i32(keys::LS_MAX).map_err(f)?,
-            lut_frac: u32::try_from(lut_frac).unwrap_or(u32::MAX),
-            log_det: m.bool_or(keys::LOG_DET, false).map_err(f)?,
-        };
+        // One conversion of reader errors for all keys (smaller code than one per key).
+        let o = Self::read(buf)
+            .map_err(|err| OpError::Options { op: OP, err })?
+            .ok_or(OpError::OptionValue {
+                op: OP,
+                key: keys::VARIANT,
+                problem: "must be one of gaussian, student_t, huber, lowrank",
+            })?;
         o.validate()?;
         Ok(o)
+    }
+
+    /// Reads every key (`None`: unknown variant name).
+    fn read(buf: &[u8]) -> Result<Option<Self>, FlexError> {
+        let m = FlexMap::root(buf)?;
+        let variant = match m.bytes_opt(keys::VARIANT)? {
+            None | Some(b"gaussian") => Variant::Gaussian,
+            Some(b"student_t") => Variant::StudentT {
+                nu: m.f32(keys::NU)?,
+            },
+            Some(b"huber") => Variant::Huber {
+                delta: m.f32(keys::DELTA)?,
+            },
+            Some(b"lowrank") => Variant::LowRank {
+                k: m.usize(keys::K)?,
+            },
+            Some(_) => return Ok(None),
+        };
+        let lut_frac = m.usize(keys::LUT_FRAC)?;
+        Ok(Some(SurprisalOptions {
+            c_out: m.usize(keys::C_OUT)?,
+            r: m.usize(keys::R)?,
+            variant,
+            b_scale: match variant {
+                Variant::LowRank { .. } => m.f32(keys::B_SCALE)?,
+                _ => 0.0,
+            },
+            z_zp: m.i32(keys::Z_ZP)?,
+            a_zp: m.i32(keys::A_ZP)?,
+            mu_mult: m.i32(keys::MU_MULT)?,
+            mu_shift: m.i32(keys::MU_SHIFT)?,
+            ls_mult: m.i32(keys::LS_MULT)?,
+            ls_shift: m.i32(keys::LS_SHIFT)?,
+            ls_zp: m.i32(keys::LS_ZP)?,
+            ls_scale: m.f32(keys::LS_SCALE)?,
+            ls_min: m.i32(keys::LS_MIN)?,
+            ls_max: m.i32(keys::LS_MAX)?,
+            lut_frac: u32::try_from(lut_frac).unwrap_or(u32::MAX),
+            log_det: m.bool_or(keys::LOG_DET, false)?,
+        }))
     }
 
     /// Range checks of the option values alone.
@@ -267,6 +284,13 @@ impl SurprisalOptions {
         }
         if self.r == 0 || self.r > limits::MAX_RANK {
             return bad(keys::R, "must be in 1..=512");
+        }
+        if let Some(feature) = self.variant.missing_feature() {
+            return Err(OpError::Unsupported {
+                op: OP,
+                key: keys::VARIANT,
+                feature,
+            });
         }
         match self.variant {
             Variant::StudentT { nu } if !(nu > 0.0 && nu.is_finite()) => {
@@ -588,7 +612,9 @@ pub fn eval<D: DotS8>(
     out: &mut [f32],
 ) -> Result<(), OpError> {
     opts.validate()?;
-    let (c, r, k) = (opts.c_out, opts.r, opts.k());
+    let (c, r) = (opts.c_out, opts.r);
+    #[cfg(feature = "lowrank")]
+    let k = opts.k();
     let nb = plan.act.batch;
     let per_sample = plan.act.spatial.saturating_mul(c);
     crate::error::check_len(OP, "input 0 (z)", inp.z.len(), nb.saturating_mul(r))?;
@@ -604,6 +630,7 @@ pub fn eval<D: DotS8>(
     crate::error::check_len(OP, "input 5 (b_ls)", inp.b_ls.len(), c)?;
     crate::error::check_len(OP, "input 6 (lut)", inp.lut.len(), 256)?;
     crate::error::check_len(OP, "output 0 (ebar)", out.len(), nb)?;
+    #[cfg(feature = "lowrank")]
     let b_lr = if k > 0 {
         let b = inp.b_lowrank.ok_or(OpError::Data {
             op: OP,
@@ -616,26 +643,32 @@ pub fn eval<D: DotS8>(
     } else {
         None
     };
+    #[cfg(feature = "lowrank")]
+    let lut_scale = libm::ldexpf(1.0, -(opts.lut_frac as i32));
     let inv_u = 1.0f32 / (1u32 << U_FRAC_BITS) as f32;
     for (n, o) in out.iter_mut().enumerate().take(nb) {
         let z = &inp.z[n * r..(n + 1) * r];
         let a = &inp.a[n * per_sample..(n + 1) * per_sample];
         let mut sq: i64 = 0;
+        #[cfg(feature = "robust")]
         let mut robust: f32 = 0.0;
         let mut ls_sum: i64 = 0;
         // Low-rank accumulators: w = Σ b̃_i u_i (k), M = Σ b̃_i b̃_iᵀ (k×k, lower triangle).
+        #[cfg(feature = "lowrank")]
         let mut w = [0f32; limits::MAX_LOWRANK_K];
+        #[cfg(feature = "lowrank")]
         let mut m = [0f32; limits::MAX_LOWRANK_K * limits::MAX_LOWRANK_K];
-        let lut_scale = libm::ldexpf(1.0, -(opts.lut_frac as i32));
         for i in 0..c {
             let ch = channel_fx::<D>(opts, z, a, i, inp);
             ls_sum += (ch.ls_code - opts.ls_zp) as i64;
             match opts.variant {
                 Variant::Gaussian => sq = sq.saturating_add(ch.u * ch.u),
+                #[cfg(feature = "robust")]
                 Variant::StudentT { nu } => {
                     let u = ch.u as f32 * inv_u;
                     robust += 0.5 * (nu + 1.0) * libm::log1pf(u * u / nu);
                 }
+                #[cfg(feature = "robust")]
                 Variant::Huber { delta } => {
                     let u = libm::fabsf(ch.u as f32 * inv_u);
                     robust += if u <= delta {
@@ -644,6 +677,7 @@ pub fn eval<D: DotS8>(
                         delta * u - 0.5 * delta * delta
                     };
                 }
+                #[cfg(feature = "lowrank")]
                 Variant::LowRank { .. } => {
                     sq = sq.saturating_add(ch.u * ch.u);
                     if let Some(b) = b_lr {
@@ -661,11 +695,15 @@ pub fn eval<D: DotS8>(
                         }
                     }
                 }
+                // Compiled-out variants: rejected by `validate` above.
+                #[allow(unreachable_patterns)]
+                _ => {}
             }
         }
         let mut total = match opts.variant {
-            Variant::Gaussian => sq as f32 * inv_u * inv_u,
+            #[cfg(feature = "robust")]
             Variant::StudentT { .. } | Variant::Huber { .. } => robust,
+            #[cfg(feature = "lowrank")]
             Variant::LowRank { .. } => {
                 let (delta, logdet) = woodbury(&mut m, &w, k);
                 let e = sq as f32 * inv_u * inv_u - delta;
@@ -675,6 +713,7 @@ pub fn eval<D: DotS8>(
                     e
                 }
             }
+            _ => sq as f32 * inv_u * inv_u,
         };
         if opts.log_det {
             total += 0.5 * opts.ls_scale * ls_sum as f32;
@@ -684,6 +723,7 @@ pub fn eval<D: DotS8>(
     Ok(())
 }
 
+#[cfg(feature = "lowrank")]
 /// Given M (lower triangle, row-major k×k) and w, returns (Δ = wᵀ(I+M)⁻¹w, log det(I+M))
 /// by an in-place Cholesky of I+M (SPD by construction; tiny pivots are floored).
 fn woodbury(m: &mut [f32], w: &[f32], k: usize) -> (f32, f32) {
@@ -796,11 +836,17 @@ mod tests {
     fn hand_computed_variants() {
         let close = |a: f32, b: f64| (a as f64 - b).abs() < 1e-4;
         assert!(close(hand_case(Variant::Gaussian, false), 2.5));
+        // log σ² = 0: the log-det term adds nothing.
+        assert!(close(hand_case(Variant::Gaussian, true), 2.5));
+    }
+
+    #[test]
+    #[cfg(all(feature = "robust", feature = "lowrank"))]
+    fn hand_computed_robust_and_lowrank_variants() {
+        let close = |a: f32, b: f64| (a as f64 - b).abs() < 1e-4;
         let t = hand_case(Variant::StudentT { nu: 1.0 }, false);
         assert!(close(t, (2f64.ln() + 5f64.ln()) / 2.0), "{t}");
         assert!(close(hand_case(Variant::Huber { delta: 1.0 }, false), 1.0));
-        // log σ² = 0: the log-det term adds nothing.
-        assert!(close(hand_case(Variant::Gaussian, true), 2.5));
         // Low-rank, k = 1, B = [1, 1] (real): Σ = I + 11ᵀ, v = [1, −2]:
         // vᵀΣ⁻¹v = |v|² − (1ᵀv)²/(1 + 2) = 5 − 1/3; ē = (5 − 1/3)/2.
         let lr = hand_case(Variant::LowRank { k: 1 }, false);
@@ -813,7 +859,75 @@ mod tests {
         );
     }
 
+    /// A build without `robust`/`lowrank` rejects those variants at parse, prepare and eval
+    /// with an error naming the feature (never a panic, never a silent Gaussian).
     #[test]
+    #[cfg(not(all(feature = "robust", feature = "lowrank")))]
+    fn compiled_out_variants_name_their_feature() {
+        let mut o = SurprisalOptions {
+            c_out: 2,
+            r: 1,
+            variant: Variant::Gaussian,
+            b_scale: 0.5,
+            z_zp: 0,
+            a_zp: 0,
+            mu_mult: 1 << 30,
+            mu_shift: 0,
+            ls_mult: 1 << 30,
+            ls_shift: 0,
+            ls_zp: 0,
+            ls_scale: 0.05,
+            ls_min: -100,
+            ls_max: 100,
+            lut_frac: 20,
+            log_det: false,
+        };
+        o.validate().unwrap();
+        for (v, feature) in [
+            (Variant::StudentT { nu: 3.0 }, "robust"),
+            (Variant::Huber { delta: 1.0 }, "robust"),
+            (Variant::LowRank { k: 2 }, "lowrank"),
+        ] {
+            if v.missing_feature().is_none() {
+                continue;
+            }
+            o.variant = v;
+            let want = OpError::Unsupported {
+                op: OP,
+                key: keys::VARIANT,
+                feature,
+            };
+            assert_eq!(o.validate(), Err(want));
+            let msg = want.message();
+            assert!(
+                msg.as_str().contains(&format!("feature \"{feature}\"")),
+                "{msg}"
+            );
+            let plan = SurprisalPlan {
+                act: ActShape {
+                    batch: 1,
+                    spatial: 1,
+                    channels: 2,
+                },
+            };
+            let lut = [1i32; 256];
+            let inp = SurprisalInputs {
+                z: &[0],
+                a: &[0, 0],
+                w_mu: &[0, 0],
+                b_mu: &[0, 0],
+                w_ls: &[0, 0],
+                b_ls: &[0, 0],
+                lut: &lut,
+                b_lowrank: Some(&[0; 4]),
+            };
+            let mut out = [0f32];
+            assert_eq!(eval::<PortableDot>(&o, &plan, &inp, &mut out), Err(want));
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "lowrank")]
     fn cost_formula() {
         let (o, _) = SurprisalQuant {
             c_out: 64,

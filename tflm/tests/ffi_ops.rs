@@ -147,6 +147,59 @@ fn project_good_path_equals_ops_crate() {
     assert_eq!(h.data::<i8>(z), project_direct(&case, false));
 }
 
+/// Square projector omitted from the model (`[a]`, `[a, -1]`, `[a, -1, bias]`): the identity,
+/// equal to the ops crate with an explicit `P = I` of scale 1.
+#[test]
+fn project_without_p_is_the_identity() {
+    let c = 16usize;
+    let opts = ProjectOptions::from_scales(c, c, 0.05, -3, 1.0, 0.1, 2).expect("valid scales");
+    let a = data_i8(7, 2 * 3 * c);
+    let a_dims = [2, 3, c as i32];
+    let bias: Vec<i32> = (0..c as i32).map(|j| 11 * j - 80).collect();
+    let mut eye = vec![0i8; c * c];
+    for j in 0..c {
+        eye[j * c + j] = 1;
+    }
+    let explicit = ProjectCase {
+        opts,
+        a: a.clone(),
+        a_dims: a_dims.to_vec(),
+        p: eye,
+        bias: bias.clone(),
+    };
+    for with_bias in [false, true] {
+        let want = project_direct(&explicit, with_bias);
+        assert!(want.iter().any(|&v| v != want[0]), "degenerate test data");
+        let mut h = Harness::new(ARENA);
+        let ta = h.add(&a_dims, &a);
+        let z = h.add_zeros::<i8>(&[2, c as i32]);
+        let ins = if with_bias {
+            vec![ta, -1, h.add(&[c as i32], &bias)]
+        } else {
+            vec![ta]
+        };
+        h.run(
+            &reg("SNAP_PROJECT"),
+            Some(&opts.to_flexbuffer()),
+            &ins,
+            &[z],
+        )
+        .unwrap_or_else(|f| panic!("{}", f.text()));
+        assert_eq!(h.data::<i8>(z), want, "bias {with_bias}");
+    }
+    // Not square: P is still required, and prepare says so.
+    let case = project_case();
+    let mut h = Harness::new(ARENA);
+    let (ins, z) = project_tensors(&mut h, &case, false);
+    let r = h.run(
+        &reg("SNAP_PROJECT"),
+        Some(&case.opts.to_flexbuffer()),
+        &[ins[0], -1],
+        &[z],
+    );
+    expect_error(r, Stage::Prepare, &["input 1 (P)", "only when r == c_in"]);
+}
+
 #[test]
 fn project_repeated_invokes_are_stable() {
     let case = project_case();

@@ -3,8 +3,10 @@
 //! crate selects the tier's memory map (`memory.x`, or with the `qemu` feature the mps2-an386
 //! map with the same sizes), so an image that does not fit fails to link.
 //!
-//! No clock tree set-up is done: out of reset the core runs from the 4 MHz MSI, and cycle
-//! counts do not depend on the clock (flash wait states do; see boards/README.md).
+//! [`clock::init`] brings the core to the datasheet nominal 80 MHz (PLL from the MSI, 4 flash
+//! wait states, prefetch and flash caches on); under QEMU it does nothing.
+
+pub mod clock;
 
 pub use snapuq_board_common::*;
 

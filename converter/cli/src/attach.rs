@@ -100,18 +100,28 @@ pub fn attach(bb: &Backbone, plan: &Plan) -> Result<(Model, Attached)> {
             TensorType::INT8,
             per_tensor(q.z.scale, q.z.zero_point),
         )?;
-        let p = m.add_constant_tensor(
-            &name("P"),
-            &[r, ci],
-            TensorData::Int8(q.p.clone()),
-            per_tensor(q.p_scale, 0),
-        )?;
-        let pb = m.add_constant_tensor(
-            &name("P_bias"),
-            &[r],
-            TensorData::Int32(q.p_bias.clone()),
-            per_tensor(q.prev.scale * q.p_scale, 0),
-        )?;
+        // r = C_in: SNAP_PROJECT's identity form, no P and no bias (docs/ops.md).
+        let mut project_inputs = vec![s.choice.previous_tensor as i32];
+        if !q.is_identity() {
+            project_inputs.push(m.add_constant_tensor(
+                &name("P"),
+                &[r, ci],
+                TensorData::Int8(q.p.clone()),
+                per_tensor(q.p_scale, 0),
+            )?);
+        }
+        if !q.p_bias.is_empty() {
+            if q.is_identity() {
+                // TFLM's marker for an omitted optional input (P).
+                project_inputs.push(-1);
+            }
+            project_inputs.push(m.add_constant_tensor(
+                &name("P_bias"),
+                &[r],
+                TensorData::Int32(q.p_bias.clone()),
+                per_tensor(q.prev.scale * q.p_scale, 0),
+            )?);
+        }
         let wmu = m.add_constant_tensor(
             &name("W_mu"),
             &[co, r],
@@ -146,12 +156,7 @@ pub fn attach(bb: &Backbone, plan: &Plan) -> Result<(Model, Attached)> {
         inserts.push((
             s.project_at,
             1,
-            NewOperator::custom(
-                OpKind::Project.custom_code(),
-                vec![s.choice.previous_tensor as i32, p, pb],
-                vec![z],
-                po,
-            ),
+            NewOperator::custom(OpKind::Project.custom_code(), project_inputs, vec![z], po),
         ));
         inserts.push((
             s.surprisal_at,
@@ -273,6 +278,25 @@ pub fn check_writable(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Gives a temporary output file the permissions a plainly created file would have: those of
+/// the file it replaces, else `rw-r--r--` (temporary files start as `rw-------`, which would
+/// leave a model other users or a build container cannot read).
+pub fn set_output_permissions(tmp: &std::fs::File, out: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::metadata(out)
+            .map(|m| m.permissions())
+            .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
+        tmp.set_permissions(perms)?;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (tmp, out);
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `out` atomically (a temporary file in the same folder, then rename).
 pub fn write_atomic(out: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
@@ -287,6 +311,7 @@ pub fn write_atomic(out: &Path, bytes: &[u8]) -> Result<()> {
         )
     })?;
     tmp.write_all(bytes)
+        .and_then(|_| set_output_permissions(tmp.as_file(), out))
         .and_then(|_| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", out.display()))?;
     tmp.persist(out)

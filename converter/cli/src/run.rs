@@ -190,6 +190,8 @@ fn write_npz(
         }
         npz.zip_writer().finish()?;
     }
+    crate::attach::set_output_permissions(tmp.as_file(), path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())

@@ -139,7 +139,7 @@ impl fmt::Display for ExecError {
             ErrorKind::OpcodeIndexOutOfRange(i) => write!(f, "opcode index {i} is outside the model's operator codes"),
             ErrorKind::BufferOutOfRange => write!(f, "buffer reference points outside the model"),
             ErrorKind::UnsupportedOp(c) => write!(f, "builtin operator code {c} is not supported by snapuq-exec (supported: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, MUL, MEAN, PAD, PADV2, RESHAPE, SOFTMAX, CONCATENATION, QUANTIZE, DEQUANTIZE, RELU, RELU6, LOGISTIC)"),
-            ErrorKind::UnknownCustomOp(n) => write!(f, "custom operator {:?} is not registered; add its kernel to the OpResolver", n.as_str()),
+            ErrorKind::UnknownCustomOp(n) => write!(f, "custom operator \"{}\" is not registered; add its kernel to the OpResolver", n.as_str()),
             ErrorKind::UnsupportedType(t) => write!(f, "tensor type {t} is not supported here (full-integer int8 models only; float/hybrid models are rejected)"),
             ErrorKind::UnsupportedQuantization => write!(f, "unsupported quantization (per-channel scales where the op needs per-tensor, or a scale count that does not match the channel count)"),
             ErrorKind::BadQuantization => write!(f, "missing or non-positive quantization scale"),

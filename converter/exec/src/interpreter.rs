@@ -13,9 +13,14 @@ use crate::kernels::{
 };
 use crate::plan::{self, Request, ALIGN};
 use crate::quant::{activation_range_i8, compute_out_size, compute_padding, Activation};
-use crate::resolver::{EvalContext, OpResolver, PrepareContext, MAX_NODE_IO};
+use crate::resolver::{CustomKernel, EvalContext, OpResolver, PrepareContext, MAX_NODE_IO};
 use crate::shape::{Shape, MAX_DIMS};
 use crate::tensor::{DType, Location, Quant, TensorInfo, TensorMut, TensorView};
+// The firmware builds against the lean schema (see snapuq-schema's `lean` module): the same
+// bytes, a verifier that only covers what this file reads.
+#[cfg(feature = "lean-schema")]
+use snapuq_schema::lean::tflite;
+#[cfg(not(feature = "lean-schema"))]
 use snapuq_schema::tflite;
 
 /// Default capacity for tensors in subgraph 0.
@@ -31,26 +36,33 @@ pub struct Options {
     pub preserve_all: bool,
     /// Keep an i16 copy of every CONV_2D filter in the persistent arena (2 bytes per weight) so
     /// the hot loop skips widening: faster on hosts, usually not worth the RAM on an MCU.
+    /// Needs the `std` feature (without it the option is ignored and the code left out).
     pub widen_filters: bool,
 }
 
+/// What `prepare` derived for one node. `Copy` is first so an empty node is all zero bytes
+/// (an interpreter in a `static` then lands in .bss, not in flash-backed .data).
 #[derive(Clone, Copy, Debug)]
 enum Kernel {
+    Copy,
     Conv(conv::ConvParams, bool),
     Depthwise(depthwise::DepthwiseParams),
     FullyConnected(fully_connected::FullyConnectedParams),
     AvgPool(pooling::PoolParams),
     MaxPool(pooling::PoolParams),
-    Add(add::AddParams, Option<Broadcast>),
-    Mul(mul::MulParams, Option<Broadcast>),
+    /// `true`: the inputs' shapes differ and broadcast (the strides are derived at eval, which
+    /// costs a few dozen instructions and keeps 76 bytes per node out of the tables).
+    Add(add::AddParams, bool),
+    Mul(mul::MulParams, bool),
     Mean(mean::MeanParams),
     Pad(pad::PadParams),
-    Copy,
     Softmax(softmax::SoftmaxParams),
+    /// Each input contributes `dim(axis) * inner_bytes` bytes per outer step (read from the
+    /// input's shape at eval).
     Concat {
         outer: usize,
-        axis_bytes: [usize; MAX_NODE_IO],
-        n: usize,
+        inner_bytes: usize,
+        axis: usize,
     },
     QuantizeF32 {
         scale: f32,
@@ -73,21 +85,37 @@ enum Kernel {
     },
 }
 
+/// One prepared operator (its flatbuffer `Operator` is looked up by index when needed).
 #[derive(Clone, Copy)]
-struct Node<'m> {
-    op: tflite::Operator<'m>,
+struct Node {
     kernel: Kernel,
     /// Persistent words `[start, start + len)`.
     words: (usize, usize),
+    /// CONV_2D / DEPTHWISE / FULLY_CONNECTED: the bias is read in place from the model (see
+    /// `kernels::per_channel_words`), not copied into the persistent words.
+    bias_in_model: bool,
+    /// CONV_2D on the patch path: offset in the activation region of its gathered patch
+    /// (`2 * patch_len` bytes), placed by `plan` in a hole no tensor live at this node uses.
+    scratch: usize,
 }
 
-/// Everything computed before an arena is attached.
+impl Node {
+    const EMPTY: Node = Node {
+        kernel: Kernel::Copy,
+        words: (0, 0),
+        bias_in_model: false,
+        scratch: 0,
+    };
+}
+
+/// Everything computed before an arena is attached. All-zero when empty (see [`Kernel`]).
 struct Prepared<'m, 'r, const T: usize, const N: usize> {
-    bytes: &'m [u8],
-    subgraph: tflite::SubGraph<'m>,
+    /// The model (`None` until loaded).
+    model: Option<&'m [u8]>,
+    subgraph: Option<tflite::SubGraph<'m>>,
     tensors: [TensorInfo; T],
     num_tensors: usize,
-    nodes: [Option<Node<'m>>; N],
+    nodes: [Node; N],
     num_nodes: usize,
     resolver: OpResolver<'r>,
     inputs: [usize; MAX_NODE_IO],
@@ -109,8 +137,10 @@ pub struct Interpreter<
     const N: usize = DEFAULT_MAX_OPS,
 > {
     p: Prepared<'m, 'r, T, N>,
-    act: &'a mut [u8],
-    persistent: &'a mut [i32],
+    /// Activation part of the arena (`None` until loaded).
+    act: Option<&'a mut [u8]>,
+    /// Persistent part of the arena, in words.
+    persistent: Option<&'a mut [i32]>,
 }
 
 fn err(kind: ErrorKind) -> ExecError {
@@ -154,45 +184,102 @@ fn const_slice(bytes: &[u8], loc: Location) -> Option<&[u8]> {
 }
 
 impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
+    const EMPTY: Self = Prepared {
+        model: None,
+        subgraph: None,
+        tensors: [TensorInfo::EMPTY; T],
+        num_tensors: 0,
+        nodes: [Node::EMPTY; N],
+        num_nodes: 0,
+        resolver: OpResolver::new(),
+        inputs: [0; MAX_NODE_IO],
+        num_inputs: 0,
+        outputs: [0; MAX_NODE_IO],
+        num_outputs: 0,
+        activation_bytes: 0,
+        persistent_words: 0,
+        options: Options {
+            preserve_all: false,
+            widen_filters: false,
+        },
+    };
+
+    /// Forgets any loaded model (counts only: the tables are rewritten up to the counts).
+    fn clear(&mut self) {
+        self.model = None;
+        self.subgraph = None;
+        self.num_tensors = 0;
+        self.num_nodes = 0;
+        self.num_inputs = 0;
+        self.num_outputs = 0;
+        self.activation_bytes = 0;
+        self.persistent_words = 0;
+    }
+
+    /// Parses, prepares and plans `bytes` in place (no copy of the tables).
     fn load(
+        &mut self,
         bytes: &'m [u8],
         resolver: &OpResolver<'r>,
         options: Options,
-    ) -> Result<Self, ExecError> {
+    ) -> Result<(), ExecError> {
+        self.clear();
+        let res = self.load_inner(bytes, resolver, options);
+        if res.is_err() {
+            self.clear();
+        }
+        res
+    }
+
+    fn load_inner(
+        &mut self,
+        bytes: &'m [u8],
+        resolver: &OpResolver<'r>,
+        options: Options,
+    ) -> Result<(), ExecError> {
         if bytes.len() >= 8 && !tflite::model_buffer_has_identifier(bytes) {
             return Err(err(ErrorKind::WrongIdentifier));
         }
-        let model = tflite::root_as_model(bytes).map_err(|_| err(ErrorKind::InvalidFlatbuffer))?;
+        let model = verify_model(bytes)?;
         let subgraph = model
             .subgraphs()
             .and_then(|s| (!s.is_empty()).then(|| s.get(0)))
             .ok_or(err(ErrorKind::MissingField("a subgraph")))?;
-        let mut p = Prepared {
-            bytes,
-            subgraph,
-            tensors: [TensorInfo::default(); T],
-            num_tensors: 0,
-            nodes: [None; N],
-            num_nodes: 0,
-            resolver: *resolver,
-            inputs: [0; MAX_NODE_IO],
-            num_inputs: 0,
-            outputs: [0; MAX_NODE_IO],
-            num_outputs: 0,
-            activation_bytes: 0,
-            persistent_words: 0,
-            options,
-        };
-        p.read_tensors(&model)?;
-        p.read_io()?;
-        p.prepare_ops(&model)?;
-        p.plan(options)?;
-        Ok(p)
+        self.model = Some(bytes);
+        self.subgraph = Some(subgraph);
+        self.resolver = *resolver;
+        self.options = options;
+        self.read_tensors(&model)?;
+        self.read_io()?;
+        self.prepare_ops(&model)?;
+        self.plan(options)
     }
 
+    /// The model bytes (empty before a model is loaded).
+    fn bytes(&self) -> &'m [u8] {
+        self.model.unwrap_or(&[])
+    }
+
+    fn subgraph(&self) -> Result<tflite::SubGraph<'m>, ExecError> {
+        self.subgraph
+            .ok_or(err(ErrorKind::MissingField("a subgraph (no model loaded)")))
+    }
+
+    /// Operator `k` of subgraph 0.
+    fn operator(&self, k: usize) -> Result<tflite::Operator<'m>, ExecError> {
+        self.subgraph()?
+            .operators()
+            .filter(|ops| k < ops.len())
+            .map(|ops| ops.get(k))
+            .ok_or(err(ErrorKind::MissingField("subgraph operators")))
+    }
+
+    // Never inlined: keeps the verifier's and the other load steps' locals out of the deepest
+    // stack chain (load → prepare_op → a custom op's prepare).
+    #[inline(never)]
     fn read_tensors(&mut self, model: &tflite::Model<'m>) -> Result<(), ExecError> {
         let tensors = self
-            .subgraph
+            .subgraph()?
             .tensors()
             .ok_or(err(ErrorKind::MissingField("subgraph tensors")))?;
         if tensors.len() > T {
@@ -239,7 +326,7 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     .and_then(|bs| (b < bs.len()).then(|| bs.get(b)))
                     .ok_or_else(|| at(err(ErrorKind::BufferOutOfRange)))?;
                 if let Some(d) = buf.data().filter(|d| !d.is_empty()) {
-                    let start = d.bytes().as_ptr() as usize - self.bytes.as_ptr() as usize;
+                    let start = d.bytes().as_ptr() as usize - self.bytes().as_ptr() as usize;
                     location = Location::Const {
                         start,
                         len: d.len(),
@@ -249,7 +336,10 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                         .map_err(|_| at(err(ErrorKind::BufferOutOfRange)))?;
                     let len = usize::try_from(buf.size())
                         .map_err(|_| at(err(ErrorKind::BufferOutOfRange)))?;
-                    if start.checked_add(len).is_none_or(|e| e > self.bytes.len()) {
+                    if start
+                        .checked_add(len)
+                        .is_none_or(|e| e > self.bytes().len())
+                    {
                         return Err(at(err(ErrorKind::BufferOutOfRange)));
                     }
                     location = Location::Const { start, len };
@@ -274,11 +364,11 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
 
     fn read_io(&mut self) -> Result<(), ExecError> {
         let ins = self
-            .subgraph
+            .subgraph()?
             .inputs()
             .ok_or(err(ErrorKind::MissingField("subgraph inputs")))?;
         let outs = self
-            .subgraph
+            .subgraph()?
             .outputs()
             .ok_or(err(ErrorKind::MissingField("subgraph outputs")))?;
         if ins.len() > MAX_NODE_IO || outs.len() > MAX_NODE_IO {
@@ -304,7 +394,7 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
     }
 
     fn prepare_ops(&mut self, model: &tflite::Model<'m>) -> Result<(), ExecError> {
-        let Some(ops) = self.subgraph.operators() else {
+        let Some(ops) = self.subgraph()?.operators() else {
             return Ok(());
         };
         if ops.len() > N {
@@ -314,15 +404,21 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         let mut words = 0usize;
         for (k, op) in ops.iter().enumerate() {
             let (kernel, w) = self.prepare_op(k, op, codes).map_err(|e| e.at_op(k))?;
-            self.nodes[k] = Some(Node {
-                op,
+            let bias_in_model = matches!(
+                kernel,
+                Kernel::Conv(..) | Kernel::Depthwise(_) | Kernel::FullyConnected(_)
+            ) && self.bias_in_model(op.inputs())?;
+            self.nodes[k] = Node {
                 kernel,
                 words: (words, w),
-            });
+                bias_in_model,
+                scratch: 0,
+            };
             words += w;
         }
         self.num_nodes = ops.len();
         self.persistent_words = words;
+
         Ok(())
     }
 
@@ -373,8 +469,8 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         k: usize,
     ) -> Result<(usize, TensorInfo, &'m [u8]), ExecError> {
         let (i, t) = self.need(list, k)?;
-        let d =
-            const_slice(self.bytes, t.location).ok_or(err(ErrorKind::NotConstant).at_tensor(i))?;
+        let d = const_slice(self.bytes(), t.location)
+            .ok_or(err(ErrorKind::NotConstant).at_tensor(i))?;
         Ok((i, t, d))
     }
 
@@ -484,7 +580,8 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 if out_c % (p.in_c / p.filter_in_c).max(1) != 0 {
                     return Err(err(ErrorKind::ShapeMismatch));
                 }
-                let widen = self.options.widen_filters && p.filter_in_c == p.in_c;
+                let widen =
+                    cfg!(feature = "std") && self.options.widen_filters && p.filter_in_c == p.in_c;
                 let extra = if widen {
                     conv::widened_len(&p).div_ceil(2)
                 } else {
@@ -492,7 +589,7 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 };
                 return Ok((
                     Kernel::Conv(p, widen),
-                    kernels::per_channel_words(out_c) + extra,
+                    kernels::per_channel_words(out_c, self.bias_in_model(ins)?) + extra,
                 ));
             }
             B::DEPTHWISE_CONV_2D => {
@@ -555,7 +652,10 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     act_min,
                     act_max,
                 };
-                return Ok((Kernel::Depthwise(p), kernels::per_channel_words(out_c)));
+                return Ok((
+                    Kernel::Depthwise(p),
+                    kernels::per_channel_words(out_c, self.bias_in_model(ins)?),
+                ));
             }
             B::FULLY_CONNECTED => {
                 let o = op
@@ -595,7 +695,10 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     act_min,
                     act_max,
                 };
-                return Ok((Kernel::FullyConnected(p), kernels::per_channel_words(units)));
+                return Ok((
+                    Kernel::FullyConnected(p),
+                    kernels::per_channel_words(units, self.bias_in_model(ins)?),
+                ));
             }
             B::AVERAGE_POOL_2D | B::MAX_POOL_2D => {
                 let o = op
@@ -669,14 +772,14 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     if y.shape.num_elements() != a.shape.num_elements() {
                         return Err(err(ErrorKind::ShapeMismatch));
                     }
-                    None
+                    false
                 } else {
                     let bc =
                         Broadcast::new(&a.shape, &b.shape).ok_or(err(ErrorKind::ShapeMismatch))?;
                     if bc.out != y.shape.extended::<MAX_DIMS>() {
                         return Err(err(ErrorKind::ShapeMismatch));
                     }
-                    Some(bc)
+                    true
                 };
                 let (q1, q2, qo) = (a.quant, b.quant, y.quant);
                 if bop == B::ADD {
@@ -780,7 +883,7 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                     if let Some((vi, vt, v)) = self
                         .op_tensor(ins, 2)?
                         .map(|i| (i, self.tensors[i]))
-                        .and_then(|(i, t)| const_slice(self.bytes, t.location).map(|d| (i, t, d)))
+                        .and_then(|(i, t)| const_slice(self.bytes(), t.location).map(|d| (i, t, d)))
                     {
                         if vt.dtype != DType::Int8 || v.is_empty() {
                             return Err(
@@ -845,9 +948,8 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 let outer: usize = y.shape.dims()[..axis].iter().product();
                 let inner: usize = y.shape.dims()[axis + 1..].iter().product();
                 let n = ins.map(|i| i.len()).unwrap_or(0);
-                let mut axis_bytes = [0usize; MAX_NODE_IO];
                 let mut total = 0;
-                for (j, slot) in axis_bytes.iter_mut().enumerate().take(n) {
+                for j in 0..n {
                     let (ti, t) = self.need(ins, j)?;
                     if t.dtype != y.dtype || t.shape.rank() != y.shape.rank() {
                         return Err(err(ErrorKind::ShapeMismatch).at_tensor(ti));
@@ -857,7 +959,6 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                             return Err(err(ErrorKind::ShapeMismatch).at_tensor(ti));
                         }
                     }
-                    *slot = t.shape.dim(axis) * inner * esz;
                     total += t.shape.dim(axis);
                 }
                 if total != y.shape.dim(axis) {
@@ -865,8 +966,8 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 }
                 Kernel::Concat {
                     outer,
-                    axis_bytes,
-                    n,
+                    inner_bytes: inner * esz,
+                    axis,
                 }
             }
             B::QUANTIZE => {
@@ -960,6 +1061,20 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         Ok((kernel, 0))
     }
 
+    /// Whether input 2 (the bias) can be read in place: a constant int32 tensor whose bytes
+    /// are 4-byte aligned in memory (flatbuffer buffers are 16-aligned in an aligned model).
+    fn bias_in_model(&self, ins: Option<flatbuffers::Vector<'m, i32>>) -> Result<bool, ExecError> {
+        Ok(match self.op_tensor(ins, 2)? {
+            Some(bi) => {
+                let b = self.tensors[bi];
+                b.dtype == DType::Int32
+                    && const_slice(self.bytes(), b.location)
+                        .is_some_and(|d| d.len() >= b.bytes && d.as_ptr().align_offset(4) == 0)
+            }
+            None => false,
+        })
+    }
+
     fn check_bias(
         &self,
         ins: Option<flatbuffers::Vector<'m, i32>>,
@@ -974,7 +1089,7 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
             if b.shape.num_elements() != channels {
                 return Err(err(ErrorKind::ShapeMismatch).at_tensor(bi));
             }
-            if const_slice(self.bytes, b.location).is_none() {
+            if const_slice(self.bytes(), b.location).is_none() {
                 return Err(err(ErrorKind::NotConstant).at_tensor(bi));
             }
         }
@@ -1034,6 +1149,8 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         }
     }
 
+    // Never inlined: its two view arrays must not stay in the frame of whoever loads.
+    #[inline(never)]
     fn with_prepare_context<R>(
         &self,
         k: usize,
@@ -1044,11 +1161,16 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         let mut outs: [TensorView<'m>; MAX_NODE_IO] = [TensorView::default(); MAX_NODE_IO];
         let n_in = op.inputs().map(|v| v.len()).unwrap_or(0);
         let n_out = op.outputs().map(|v| v.len()).unwrap_or(0);
+        if n_in > MAX_NODE_IO || n_out > MAX_NODE_IO {
+            return Err(err(ErrorKind::Capacity(
+                "custom op inputs/outputs (MAX_NODE_IO)",
+            )));
+        }
         for (j, slot) in ins.iter_mut().enumerate().take(n_in) {
             if let Some(i) = self.op_tensor(op.inputs(), j)? {
                 *slot = Some(self.view(
                     i,
-                    const_slice(self.bytes, self.tensors[i].location).unwrap_or(&[]),
+                    const_slice(self.bytes(), self.tensors[i].location).unwrap_or(&[]),
                 ));
             }
         }
@@ -1066,6 +1188,8 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
         Ok(f(&ctx))
     }
 
+    // Never inlined: its four T-long arrays stay out of the frame that prepares the ops.
+    #[inline(never)]
     fn plan(&mut self, options: Options) -> Result<(), ExecError> {
         let n_ops = self.num_nodes;
         let mut reqs = [Request::default(); T];
@@ -1092,8 +1216,8 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
             touch(&mut reqs, &mut used, i, 0, &t);
         }
         for k in 0..n_ops {
-            let Some(node) = self.nodes[k] else { continue };
-            for list in [node.op.inputs(), node.op.outputs()] {
+            let op = self.operator(k)?;
+            for list in [op.inputs(), op.outputs()] {
                 for i in list.iter().flat_map(|l| l.iter()) {
                     if i >= 0 {
                         let i = i as usize;
@@ -1126,12 +1250,47 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 self.tensors[i].location = Location::Arena { offset: offsets[i] };
             }
         }
+        // Each patch-path CONV_2D gathers its patch into the lowest hole of the plan that no
+        // tensor live at that node occupies (TFLM's per-op scratch buffers): the 3x3x64 patch of
+        // a late ResNet-8 layer lands where the big early activations were, instead of growing
+        // the arena or the stack.
+        let reqs = &reqs[..self.num_tensors];
+        let offsets = &offsets[..self.num_tensors];
+        for k in 0..n_ops {
+            let Kernel::Conv(cp, false) = self.nodes[k].kernel else {
+                continue;
+            };
+            let size = plan::align_up(2 * conv::patch_len(&cp));
+            if size == 0 {
+                continue;
+            }
+            let live = |i: usize| reqs[i].size > 0 && reqs[i].first <= k && k <= reqs[i].last;
+            let end_of = |i: usize| offsets[i] + plan::align_up(reqs[i].size);
+            let free = |off: usize| {
+                !(0..reqs.len()).any(|i| live(i) && off < end_of(i) && offsets[i] < off + size)
+            };
+            let mut best = if free(0) { 0 } else { usize::MAX };
+            for i in (0..reqs.len()).filter(|&i| live(i)) {
+                let off = end_of(i);
+                if off < best && free(off) {
+                    best = off;
+                }
+            }
+            self.nodes[k].scratch = best;
+            self.activation_bytes = self.activation_bytes.max(best + size);
+        }
         Ok(())
     }
 
     fn arena_bytes(&self) -> usize {
         // Worst-case alignment padding + activations + persistent words.
-        (ALIGN - 1) + self.activation_bytes + 4 * self.persistent_words
+        (ALIGN - 1) + self.used_bytes()
+    }
+
+    /// Activations (with the CONV_2D patch scratch) + persistent words: the arena bytes after
+    /// alignment.
+    fn used_bytes(&self) -> usize {
+        self.activation_bytes + 4 * self.persistent_words
     }
 }
 
@@ -1176,7 +1335,14 @@ impl<'x> Carved<'x> {
         for (j, o) in order.iter_mut().enumerate().take(n) {
             *o = j;
         }
-        order[..n].sort_unstable_by_key(|&j| ranges[j].0);
+        // Insertion sort by offset (n ≤ MAX_NODE_IO; no sort routine in firmware images).
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && ranges[order[j]].0 < ranges[order[j - 1]].0 {
+                order.swap(j, j - 1);
+                j -= 1;
+            }
+        }
         let mut c = Carved {
             outs: core::array::from_fn(|_| <&mut [u8]>::default()),
             gaps: [(0, &[][..]); MAX_NODE_IO + 1],
@@ -1213,48 +1379,107 @@ fn as_i8_mut(b: &mut [u8]) -> &mut [i8] {
     bytemuck::cast_slice_mut(b)
 }
 
+impl<'m, 'a, 'r, const T: usize, const N: usize> Default for Interpreter<'m, 'a, 'r, T, N> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
+    /// An interpreter with no model: every byte zero, so a `static` one costs .bss only. Fill it
+    /// with [`Interpreter::load`]. This is how firmware avoids holding the tables on the stack.
+    pub const fn empty() -> Self {
+        Interpreter {
+            p: Prepared::EMPTY,
+            act: None,
+            persistent: None,
+        }
+    }
+
     /// Arena bytes [`Interpreter::new`] needs for this model (includes alignment slack).
     pub fn arena_bytes_needed(
         model: &'m [u8],
         resolver: &OpResolver<'r>,
         options: Options,
     ) -> Result<usize, ExecError> {
-        Ok(Prepared::<T, N>::load(model, resolver, options)?.arena_bytes())
+        let mut p = Prepared::<T, N>::EMPTY;
+        p.load(model, resolver, options)?;
+        Ok(p.arena_bytes())
     }
 
-    /// Parses, prepares and plans `model` into `arena`.
+    /// Parses, prepares and plans `model` into `arena` (a host convenience: the tables travel
+    /// by value; firmware uses [`Interpreter::empty`] + [`Interpreter::load`] instead).
     pub fn new(
         model: &'m [u8],
         arena: &'a mut [u8],
         resolver: &OpResolver<'r>,
         options: Options,
     ) -> Result<Self, ExecError> {
-        let p = Prepared::<T, N>::load(model, resolver, options)?;
-        let need = p.arena_bytes();
-        if arena.len() < need {
-            return Err(err(ErrorKind::ArenaTooSmall(need)));
+        let mut it = Self::empty();
+        it.load(model, arena, resolver, options)?;
+        Ok(it)
+    }
+
+    /// Parses, prepares and plans `model` into `arena`, in place: the tables are written
+    /// through `&mut self`, never copied. Replaces any model loaded before; on error the
+    /// interpreter is left empty. The arena must hold the plan after aligning its start to
+    /// 16 bytes: [`Interpreter::arena_used`] bytes when it already is aligned.
+    #[inline(never)]
+    pub fn load(
+        &mut self,
+        model: &'m [u8],
+        arena: &'a mut [u8],
+        resolver: &OpResolver<'r>,
+        options: Options,
+    ) -> Result<(), ExecError> {
+        self.act = None;
+        self.persistent = None;
+        self.p.load(model, resolver, options)?;
+        let res = self.attach(arena);
+        if res.is_err() {
+            self.p.clear();
+            self.act = None;
+            self.persistent = None;
         }
+        res
+    }
+
+    fn attach(&mut self, arena: &'a mut [u8]) -> Result<(), ExecError> {
         let pad = arena.as_ptr().align_offset(ALIGN);
         if pad >= ALIGN {
             return Err(err(ErrorKind::Misaligned));
         }
+        let used = self.p.used_bytes();
+        if arena.len() < pad + used {
+            // Report what any arena needs (worst-case alignment), as `arena_bytes_needed` does.
+            return Err(err(ErrorKind::ArenaTooSmall(self.p.arena_bytes())));
+        }
         let (_, rest) = arena.split_at_mut(pad);
-        let (act, rest) = rest.split_at_mut(p.activation_bytes);
-        let pw = p.persistent_words;
+        let (act, rest) = rest.split_at_mut(self.p.activation_bytes);
+        let pw = self.p.persistent_words;
         let persistent: &'a mut [i32] = bytemuck::try_cast_slice_mut(&mut rest[..4 * pw])
             .map_err(|_| err(ErrorKind::Misaligned))?;
-        let mut it = Interpreter { p, act, persistent };
-        it.fill_persistent()?;
-        Ok(it)
+        self.act = Some(act);
+        self.persistent = Some(persistent);
+        self.fill_persistent()
+    }
+
+    /// Custom code of operator `k` when it is a custom op (e.g. `SNAP_PROJECT`), else `None`.
+    pub fn op_custom_code(&self, k: usize) -> Option<&'r str> {
+        match self.p.nodes[..self.p.num_nodes].get(k)?.kernel {
+            Kernel::Custom { slot, .. } => self.p.resolver.name(slot),
+            _ => None,
+        }
     }
 
     fn fill_persistent(&mut self) -> Result<(), ExecError> {
         let p = &self.p;
-        let tensors = p.subgraph.tensors();
+        let tensors = p.subgraph()?.tensors();
+        let persistent = self.persistent.as_deref_mut().unwrap_or_default();
         for k in 0..p.num_nodes {
-            let Some(node) = p.nodes[k] else { continue };
-            let words = &mut self.persistent[node.words.0..node.words.0 + node.words.1];
+            let node = p.nodes[k];
+            let op = p.operator(k)?;
+            let words = &mut persistent[node.words.0..node.words.0 + node.words.1];
             let (channels, interleaved) = match node.kernel {
                 Kernel::Conv(c, _) => (c.out_c, false),
                 Kernel::Depthwise(d) => (d.out_c(), true),
@@ -1269,19 +1494,19 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                         .ok_or(err(ErrorKind::Custom("kernel vanished")).at_op(k))?;
                     let bytes: &mut [u8] = bytemuck::cast_slice_mut(words);
                     let bytes = &mut bytes[..persistent_bytes];
-                    p.with_prepare_context(k, node.op, |ctx| kernel.init(ctx, bytes))?
+                    p.with_prepare_context(k, op, |ctx| kernel.init(ctx, bytes))?
                         .map_err(|e| e.at_op(k))?;
                     continue;
                 }
                 _ => continue,
             };
-            let (xi, _) = p.need(node.op.inputs(), 0).map_err(|e| e.at_op(k))?;
-            let (fi, f, fdata) = p.need_const(node.op.inputs(), 1).map_err(|e| e.at_op(k))?;
-            let bias = match p.op_tensor(node.op.inputs(), 2).map_err(|e| e.at_op(k))? {
-                Some(bi) => const_slice(p.bytes, p.tensors[bi].location),
+            let (xi, _) = p.need(op.inputs(), 0).map_err(|e| e.at_op(k))?;
+            let (fi, f, fdata) = p.need_const(op.inputs(), 1).map_err(|e| e.at_op(k))?;
+            let bias = match p.op_tensor(op.inputs(), 2).map_err(|e| e.at_op(k))? {
+                Some(bi) => const_slice(p.bytes(), p.tensors[bi].location),
                 None => None,
             };
-            let (yi, _) = p.need(node.op.outputs(), 0).map_err(|e| e.at_op(k))?;
+            let (yi, _) = p.need(op.outputs(), 0).map_err(|e| e.at_op(k))?;
             let scales = tensors
                 .and_then(|t| t.get(fi).quantization())
                 .and_then(|q| q.scale());
@@ -1292,8 +1517,9 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                     _ => f.quant.scale,
                 }
             };
-            kernels::fill_per_channel(
-                words,
+            let pc_words = kernels::per_channel_words(channels, node.bias_in_model);
+            let filled = kernels::fill_per_channel(
+                &mut words[..pc_words],
                 channels,
                 p.tensors[xi].quant.scale,
                 &scale_of,
@@ -1302,9 +1528,11 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                 as_i8(&fdata[..f.bytes]),
                 interleaved,
             );
+            if !filled {
+                return Err(err(ErrorKind::BadQuantization).at_op(k));
+            }
             if let Kernel::Conv(cp, true) = node.kernel {
-                let wide: &mut [i16] =
-                    bytemuck::cast_slice_mut(&mut words[kernels::per_channel_words(channels)..]);
+                let wide: &mut [i16] = bytemuck::cast_slice_mut(&mut words[pc_words..]);
                 conv::widen_filter(&cp, as_i8(&fdata[..f.bytes]), wide);
             }
         }
@@ -1313,7 +1541,7 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
 
     /// Arena bytes actually used by the plan (activations + persistent), without slack.
     pub fn arena_used(&self) -> usize {
-        self.p.activation_bytes + 4 * self.p.persistent_words
+        self.p.used_bytes()
     }
 
     /// Number of tensors in subgraph 0.
@@ -1358,7 +1586,7 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
     }
 
     fn arena_range(&self, i: usize) -> Option<(usize, usize)> {
-        match self.p.tensors.get(i)?.location {
+        match self.p.tensors[..self.p.num_tensors].get(i)?.location {
             Location::Arena { offset } => Some((offset, self.p.tensors[i].bytes)),
             _ => None,
         }
@@ -1370,7 +1598,10 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
         let (off, len) = self
             .arena_range(i)
             .ok_or(err(ErrorKind::NotConstant).at_tensor(i))?;
-        Ok(&mut self.act[off..off + len])
+        self.act
+            .as_deref_mut()
+            .and_then(|a| a.get_mut(off..off + len))
+            .ok_or(err(ErrorKind::NoSuchIO(k)))
     }
 
     /// Model input `k` as int8 (error if it is another type).
@@ -1388,8 +1619,8 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
     pub fn tensor(&self, i: usize) -> Option<TensorView<'_>> {
         let t = self.p.tensors[..self.p.num_tensors].get(i)?;
         let data: &[u8] = match t.location {
-            Location::Const { .. } => const_slice(self.p.bytes, t.location)?,
-            Location::Arena { offset } => self.act.get(offset..offset + t.bytes)?,
+            Location::Const { .. } => const_slice(self.p.bytes(), t.location)?,
+            Location::Arena { offset } => self.act.as_deref()?.get(offset..offset + t.bytes)?,
             Location::None => return None,
         };
         Some(TensorView {
@@ -1409,8 +1640,9 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
 
     /// Resets custom ops' persistent state (TFLM `Reset`).
     pub fn reset(&mut self) {
+        let persistent = self.persistent.as_deref_mut().unwrap_or_default();
         for k in 0..self.p.num_nodes {
-            if let Some(Node {
+            if let Node {
                 kernel:
                     Kernel::Custom {
                         slot,
@@ -1418,11 +1650,11 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                     },
                 words,
                 ..
-            }) = self.p.nodes[k]
+            } = self.p.nodes[k]
             {
                 if let Some(kernel) = self.p.resolver.kernel(slot) {
                     let bytes: &mut [u8] =
-                        bytemuck::cast_slice_mut(&mut self.persistent[words.0..words.0 + words.1]);
+                        bytemuck::cast_slice_mut(&mut persistent[words.0..words.0 + words.1]);
                     kernel.reset(&mut bytes[..persistent_bytes]);
                 }
             }
@@ -1441,28 +1673,53 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
         mut observer: impl FnMut(usize, &[TensorView<'_>]),
     ) -> Result<(), ExecError> {
         for k in 0..self.p.num_nodes {
-            let Some(node) = self.p.nodes[k] else {
-                continue;
-            };
-            self.eval_node(k, &node).map_err(|e| e.at_op(k))?;
-            let outs = node.op.outputs();
-            let n = outs.map(|o| o.len()).unwrap_or(0).min(MAX_NODE_IO);
-            let mut views: [TensorView<'_>; MAX_NODE_IO] = [TensorView::default(); MAX_NODE_IO];
-            for (j, v) in views.iter_mut().enumerate().take(n) {
-                let i = outs.map(|o| o.get(j)).unwrap_or(-1);
-                if let Some(t) = usize::try_from(i).ok().and_then(|i| self.tensor(i)) {
-                    *v = t;
-                }
+            let node = self.p.nodes[k];
+            let op = self.p.operator(k).map_err(|e| e.at_op(k))?;
+            if matches!(node.kernel, Kernel::Custom { .. }) {
+                self.eval_node::<true>(k, op, &node)
+            } else {
+                self.eval_node::<false>(k, op, &node)
             }
-            observer(k, &views[..n]);
+            .map_err(|e| e.at_op(k))?;
+            self.notify(k, op, &mut observer);
         }
         Ok(())
     }
 
-    fn eval_node(&mut self, k: usize, node: &Node<'m>) -> Result<(), ExecError> {
+    /// Calls the observer with views of node `k`'s outputs. Never inlined: the views array
+    /// ([`MAX_NODE_IO`] views) is then on the stack only here, not under every kernel.
+    #[inline(never)]
+    fn notify(
+        &self,
+        k: usize,
+        op: tflite::Operator<'m>,
+        observer: &mut dyn FnMut(usize, &[TensorView<'_>]),
+    ) {
+        let outs = op.outputs();
+        let n = outs.map(|o| o.len()).unwrap_or(0).min(MAX_NODE_IO);
+        let mut views: [TensorView<'_>; MAX_NODE_IO] = [TensorView::default(); MAX_NODE_IO];
+        for (j, v) in views.iter_mut().enumerate().take(n) {
+            let i = outs.map(|o| o.get(j)).unwrap_or(-1);
+            if let Some(t) = usize::try_from(i).ok().and_then(|i| self.tensor(i)) {
+                *v = t;
+            }
+        }
+        observer(k, &views[..n]);
+    }
+
+    /// Runs one node. Two copies (`CUSTOM` = the node is a custom op, or not), so a custom
+    /// op's views and a builtin kernel's locals are never stacked in the same frame: on the
+    /// Small-MCU tier that depth is what the stack reserve must cover.
+    #[inline(never)]
+    fn eval_node<const CUSTOM: bool>(
+        &mut self,
+        k: usize,
+        op: tflite::Operator<'m>,
+        node: &Node,
+    ) -> Result<(), ExecError> {
         let p = &self.p;
-        let outs_list = node.op.outputs();
-        let ins_list = node.op.inputs();
+        let outs_list = op.outputs();
+        let ins_list = op.inputs();
         let n_out = outs_list.map(|o| o.len()).unwrap_or(0).min(MAX_NODE_IO);
         let n_in = ins_list.map(|o| o.len()).unwrap_or(0).min(MAX_NODE_IO);
         let mut ranges = [(0usize, 0usize); MAX_NODE_IO];
@@ -1473,12 +1730,24 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                 _ => return Err(err(ErrorKind::NotConstant).at_tensor(i)),
             };
         }
-        let bytes = p.bytes;
+        // A patch-path CONV_2D's scratch is carved out like one more output.
+        let n_carved = match node.kernel {
+            Kernel::Conv(cp, false) if !CUSTOM && n_out < MAX_NODE_IO => {
+                ranges[n_out] = (node.scratch, 2 * conv::patch_len(&cp));
+                n_out + 1
+            }
+            _ => n_out,
+        };
+        let bytes = p.bytes();
+        let persistent = self.persistent.as_deref_mut().unwrap_or_default();
         let Carved {
             mut outs,
             gaps,
             n_gaps,
-        } = Carved::new(&mut *self.act, &ranges[..n_out])?;
+        } = Carved::new(
+            self.act.as_deref_mut().unwrap_or_default(),
+            &ranges[..n_carved],
+        )?;
         let gaps = &gaps[..n_gaps];
         // Input `j` (None for an absent optional input).
         let opt_input = |j: usize| -> Result<Option<&[u8]>, ExecError> {
@@ -1505,24 +1774,64 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
             opt_input(j)?.ok_or(err(ErrorKind::WrongArity))
         };
         let (w0, wl) = node.words;
+        // The bias read in place (input 2), when prepare found it aligned.
+        let model_bias = || -> Result<Option<&[i32]>, ExecError> {
+            if !node.bias_in_model {
+                return Ok(None);
+            }
+            bytemuck::try_cast_slice(input(2)?)
+                .map(Some)
+                .map_err(|_| err(ErrorKind::Misaligned))
+        };
         let out0: &mut [u8] = core::mem::take(&mut outs[0]);
         match node.kernel {
+            Kernel::Custom {
+                slot,
+                persistent_bytes,
+            } if CUSTOM => {
+                let kernel = p
+                    .resolver
+                    .kernel(slot)
+                    .ok_or(err(ErrorKind::Custom("kernel vanished")))?;
+                outs[0] = out0;
+                let pbytes: &mut [u8] = bytemuck::cast_slice_mut(&mut persistent[w0..w0 + wl]);
+                eval_custom(
+                    p,
+                    k,
+                    op,
+                    kernel,
+                    &opt_input,
+                    &mut outs[..n_out],
+                    &mut pbytes[..persistent_bytes],
+                )?;
+            }
+            _ if CUSTOM => {
+                return Err(err(ErrorKind::Custom(
+                    "a builtin node reached the custom dispatch",
+                )))
+            }
             Kernel::Conv(cp, widened) => {
-                let words = &self.persistent[w0..w0 + wl];
-                let pc = per_channel(words, cp.out_c)?;
-                let f16: Option<&[i16]> = widened
-                    .then(|| bytemuck::cast_slice(&words[kernels::per_channel_words(cp.out_c)..]));
+                let words = &persistent[w0..w0 + wl];
+                let pc = per_channel(words, cp.out_c, model_bias()?)?;
+                let f16: Option<&[i16]> = widened.then(|| {
+                    bytemuck::cast_slice(
+                        &words[kernels::per_channel_words(cp.out_c, node.bias_in_model)..],
+                    )
+                });
                 conv::eval(
                     &cp,
                     &pc,
                     as_i8(input(0)?),
                     as_i8(input(1)?),
                     f16,
+                    outs.get_mut(n_out)
+                        .and_then(|o| bytemuck::try_cast_slice_mut(core::mem::take(o)).ok())
+                        .unwrap_or_default(),
                     as_i8_mut(out0),
                 );
             }
             Kernel::Depthwise(dp) => {
-                let pc = per_channel(&self.persistent[w0..w0 + wl], dp.out_c())?;
+                let pc = per_channel(&persistent[w0..w0 + wl], dp.out_c(), model_bias()?)?;
                 depthwise::eval(
                     &dp,
                     &pc,
@@ -1532,7 +1841,7 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                 );
             }
             Kernel::FullyConnected(fp) => {
-                let pc = per_channel(&self.persistent[w0..w0 + wl], fp.units)?;
+                let pc = per_channel(&persistent[w0..w0 + wl], fp.units, model_bias()?)?;
                 fully_connected::eval(
                     &fp,
                     &pc,
@@ -1547,7 +1856,7 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                 }
             }
             Kernel::MaxPool(pp) => pooling::eval_max(&pp, as_i8(input(0)?), as_i8_mut(out0)),
-            Kernel::Add(ap, bc) => match bc {
+            Kernel::Add(ap, broadcast) => match broadcast_of(p, ins_list, broadcast)? {
                 None => add::eval(&ap, as_i8(input(0)?), as_i8(input(1)?), as_i8_mut(out0)),
                 Some(bc) => add::eval_broadcast(
                     &ap,
@@ -1557,7 +1866,7 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
                     as_i8_mut(out0),
                 ),
             },
-            Kernel::Mul(mp, bc) => match bc {
+            Kernel::Mul(mp, broadcast) => match broadcast_of(p, ins_list, broadcast)? {
                 None => mul::eval(&mp, as_i8(input(0)?), as_i8(input(1)?), as_i8_mut(out0)),
                 Some(bc) => mul::eval_broadcast(
                     &mp,
@@ -1577,14 +1886,16 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
             Kernel::Softmax(sp) => softmax::eval(&sp, as_i8(input(0)?), as_i8_mut(out0)),
             Kernel::Concat {
                 outer,
-                axis_bytes,
-                n,
+                inner_bytes,
+                axis,
             } => {
                 let mut srcs: [&[u8]; MAX_NODE_IO] = [&[]; MAX_NODE_IO];
-                for (j, s) in srcs.iter_mut().enumerate().take(n) {
-                    *s = input(j)?;
+                let mut axis_bytes = [0usize; MAX_NODE_IO];
+                for j in 0..n_in {
+                    srcs[j] = input(j)?;
+                    axis_bytes[j] = p.need(ins_list, j)?.1.shape.dim(axis) * inner_bytes;
                 }
-                crate::kernels::concat::eval(outer, &srcs[..n], &axis_bytes[..n], out0);
+                crate::kernels::concat::eval(outer, &srcs[..n_in], &axis_bytes[..n_in], out0);
             }
             Kernel::QuantizeF32 { scale, zero_point } => {
                 let x: &[f32] =
@@ -1611,63 +1922,109 @@ impl<'m, 'a, 'r, const T: usize, const N: usize> Interpreter<'m, 'a, 'r, T, N> {
             Kernel::Logistic(lp) => {
                 crate::kernels::logistic::eval(&lp, as_i8(input(0)?), as_i8_mut(out0))
             }
-            Kernel::Custom {
-                slot,
-                persistent_bytes,
-            } => {
-                let kernel = p
-                    .resolver
-                    .kernel(slot)
-                    .ok_or(err(ErrorKind::Custom("kernel vanished")))?;
-                outs[0] = out0;
-                let mut in_views: [Option<TensorView<'_>>; MAX_NODE_IO] = [None; MAX_NODE_IO];
-                for (j, v) in in_views.iter_mut().enumerate().take(n_in) {
-                    if let (Some(i), Some(data)) = (p.op_tensor(ins_list, j)?, opt_input(j)?) {
-                        let t = &p.tensors[i];
-                        *v = Some(TensorView {
-                            index: i,
-                            shape: t.shape,
-                            dtype: t.dtype,
-                            quant: t.quant,
-                            data,
-                        });
-                    }
-                }
-                let mut out_views: [TensorMut<'_>; MAX_NODE_IO] =
-                    core::array::from_fn(|_| TensorMut::default());
-                for (j, (v, o)) in out_views
-                    .iter_mut()
-                    .zip(outs.iter_mut())
-                    .enumerate()
-                    .take(n_out)
-                {
-                    let (i, t) = p.need(outs_list, j)?;
-                    *v = TensorMut {
-                        index: i,
-                        shape: t.shape,
-                        dtype: t.dtype,
-                        quant: t.quant,
-                        data: core::mem::take(o),
-                    };
-                }
-                let pbytes: &mut [u8] = bytemuck::cast_slice_mut(&mut self.persistent[w0..w0 + wl]);
-                let options = node.op.custom_options().map(|o| o.bytes()).unwrap_or(&[]);
-                let mut ctx = EvalContext {
-                    op_index: k,
-                    options,
-                    inputs: &in_views[..n_in],
-                    outputs: &mut out_views[..n_out],
-                    persistent: &mut pbytes[..persistent_bytes],
-                };
-                kernel.eval(&mut ctx)?;
+            Kernel::Custom { .. } => {
+                return Err(err(ErrorKind::Custom(
+                    "a custom node reached the builtin dispatch",
+                )))
             }
         }
         Ok(())
     }
 }
 
-fn per_channel(words: &[i32], c: usize) -> Result<kernels::PerChannel<'_>, ExecError> {
-    kernels::split_per_channel(words, c).ok_or(err(ErrorKind::Custom("persistent data too short")))
+/// Runs one custom node. Kept out of `eval_node` (never inlined) so the views it builds — two
+/// arrays of [`MAX_NODE_IO`] tensor views — sit on the stack only while a custom op runs, not
+/// under every builtin kernel (CONV_2D's frame is the deepest on an MCU).
+#[inline(never)]
+fn eval_custom<'m, 'd, const T: usize, const N: usize>(
+    p: &Prepared<'m, '_, T, N>,
+    k: usize,
+    op: tflite::Operator<'m>,
+    kernel: &dyn CustomKernel,
+    opt_input: &dyn Fn(usize) -> Result<Option<&'d [u8]>, ExecError>,
+    outs: &mut [&'d mut [u8]],
+    persistent: &mut [u8],
+) -> Result<(), ExecError> {
+    let ins_list = op.inputs();
+    let outs_list = op.outputs();
+    let n_in = ins_list.map(|o| o.len()).unwrap_or(0);
+    let n_out = outs.len();
+    if n_in > MAX_NODE_IO || n_out > MAX_NODE_IO {
+        return Err(err(ErrorKind::Capacity(
+            "custom op inputs/outputs (MAX_NODE_IO)",
+        )));
+    }
+    let mut in_views: [Option<TensorView<'_>>; MAX_NODE_IO] = [None; MAX_NODE_IO];
+    for (j, v) in in_views.iter_mut().enumerate().take(n_in) {
+        if let (Some(i), Some(data)) = (p.op_tensor(ins_list, j)?, opt_input(j)?) {
+            let t = &p.tensors[i];
+            *v = Some(TensorView {
+                index: i,
+                shape: t.shape,
+                dtype: t.dtype,
+                quant: t.quant,
+                data,
+            });
+        }
+    }
+    let mut out_views: [TensorMut<'_>; MAX_NODE_IO] =
+        core::array::from_fn(|_| TensorMut::default());
+    for (j, (v, o)) in out_views
+        .iter_mut()
+        .zip(outs.iter_mut())
+        .enumerate()
+        .take(n_out)
+    {
+        let (i, t) = p.need(outs_list, j)?;
+        *v = TensorMut {
+            index: i,
+            shape: t.shape,
+            dtype: t.dtype,
+            quant: t.quant,
+            data: core::mem::take(o),
+        };
+    }
+    let options = op.custom_options().map(|o| o.bytes()).unwrap_or(&[]);
+    let mut ctx = EvalContext {
+        op_index: k,
+        options,
+        inputs: &in_views[..n_in],
+        outputs: &mut out_views[..n_out],
+        persistent,
+    };
+    kernel.eval(&mut ctx)
+}
+
+/// Runs the flatbuffer verifier. Never inlined: its frame (~1 KB on Cortex-M) is gone before
+/// the ops are prepared, instead of sitting under every custom op's prepare.
+#[inline(never)]
+fn verify_model(bytes: &[u8]) -> Result<tflite::Model<'_>, ExecError> {
+    tflite::root_as_model(bytes).map_err(|_| err(ErrorKind::InvalidFlatbuffer))
+}
+
+/// The broadcast strides of a two-input elementwise node (`None` when the shapes are equal).
+fn broadcast_of<'m, const T: usize, const N: usize>(
+    p: &Prepared<'m, '_, T, N>,
+    ins: Option<flatbuffers::Vector<'m, i32>>,
+    broadcast: bool,
+) -> Result<Option<Broadcast>, ExecError> {
+    if !broadcast {
+        return Ok(None);
+    }
+    let (_, a) = p.need(ins, 0)?;
+    let (_, b) = p.need(ins, 1)?;
+    Broadcast::new(&a.shape, &b.shape)
+        .map(Some)
+        .ok_or(err(ErrorKind::ShapeMismatch))
+}
+
+fn per_channel<'a>(
+    words: &'a [i32],
+    c: usize,
+    model_bias: Option<&'a [i32]>,
+) -> Result<kernels::PerChannel<'a>, ExecError> {
+    kernels::split_per_channel(words, c, model_bias)
+        .ok_or(err(ErrorKind::Custom("persistent data too short")))
 }
 
 /// Arena bytes an interpreter with the default capacities needs for `model`.

@@ -8,6 +8,11 @@
 //!   intermediate tensor through [`Interpreter::invoke_with`], and runs custom ops registered by
 //!   name in an [`OpResolver`].
 //! * `std` feature: [`batch`] runs many samples across threads (one arena per thread).
+//! * Firmware: keep the interpreter in a zeroed `static` ([`Interpreter::empty`] is `const` and
+//!   all zero bytes, so it lands in .bss) and fill it in place with [`Interpreter::load`]: the
+//!   tables never travel over the stack. Feature `lean-schema` reads models through
+//!   `snapuq-schema`'s lean schema (a verifier for only what the executor reads, ~80 KB less
+//!   flash); verify the bytes fully on the host first (examples/firmware/runner/build.rs does).
 //!
 //! ```no_run
 //! use snapuq_exec::{Interpreter, OpResolver, Options};

@@ -12,7 +12,8 @@ pub struct Request {
     pub last: usize,
 }
 
-fn align_up(n: usize) -> usize {
+/// `n` rounded up to [`ALIGN`].
+pub(crate) fn align_up(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
 }
 
@@ -24,14 +25,24 @@ pub fn plan(reqs: &[Request], order: &mut [u16], offsets: &mut [usize]) -> usize
         *o = i as u16;
     }
     let order = &mut order[..n];
-    // Largest first; ties by earlier start, then index, so plans are deterministic.
-    order.sort_unstable_by(|&a, &b| {
+    // Largest first; ties by earlier start, then index, so plans are deterministic. A total
+    // order, so any correct sort gives the same plan; insertion sort because n is a model's
+    // tensor count (tens) and it is ~3 KB less firmware code than `sort_unstable_by`.
+    let before = |a: u16, b: u16| {
         let (ra, rb) = (&reqs[usize::from(a)], &reqs[usize::from(b)]);
         rb.size
             .cmp(&ra.size)
             .then(ra.first.cmp(&rb.first))
             .then(a.cmp(&b))
-    });
+            .is_lt()
+    };
+    for i in 1..order.len() {
+        let mut j = i;
+        while j > 0 && before(order[j], order[j - 1]) {
+            order.swap(j, j - 1);
+            j -= 1;
+        }
+    }
     let mut total = 0usize;
     for k in 0..n {
         let i = usize::from(order[k]);

@@ -6,8 +6,11 @@ use crate::tensor::{TensorMut, TensorView};
 
 /// How many custom kernels one resolver holds.
 pub const MAX_CUSTOM_OPS: usize = 16;
-/// Most inputs or outputs a node may have.
-pub const MAX_NODE_IO: usize = 16;
+/// Most inputs or outputs a node (and the model) may have: 16 on hosts; 8 without `std`
+/// (firmware), which every SNAP op (SNAP_SURPRISAL has 7 inputs) and the MCU models fit. The
+/// executor and the SNAP glue keep per-node arrays of this length on the stack (views of 60
+/// bytes each), and on the Small-MCU tier (64 KB RAM) those 8 entries are worth ~2 KB.
+pub const MAX_NODE_IO: usize = if cfg!(feature = "std") { 16 } else { 8 };
 
 /// What a custom kernel sees at prepare: its options and the metadata of its tensors. Tensor
 /// data is only present for constant tensors (weights, LUTs); activations have empty `data`.
@@ -108,6 +111,11 @@ impl<'r> OpResolver<'r> {
         self.entries
             .iter()
             .position(|e| matches!(e, Some((n, _)) if *n == name))
+    }
+
+    /// Name the kernel in `slot` was registered under.
+    pub(crate) fn name(&self, slot: usize) -> Option<&'r str> {
+        self.entries.get(slot).copied().flatten().map(|(n, _)| n)
     }
 
     pub(crate) fn kernel(&self, slot: usize) -> Option<&'r dyn CustomKernel> {

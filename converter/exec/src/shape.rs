@@ -11,6 +11,12 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// Rank 0, all zero bytes (the `const` form of `Shape::default()`).
+    pub const EMPTY: Shape = Shape {
+        dims: [0; MAX_DIMS],
+        len: 0,
+    };
+
     /// Shape from dimension sizes; `None` when there are more than [`MAX_DIMS`] or one is negative.
     pub fn from_i32(dims: impl IntoIterator<Item = i32>) -> Option<Self> {
         let mut s = Shape::default();

@@ -67,20 +67,27 @@ pub fn register(resolver: &mut OpResolver<'_>) -> Result<(), ExecError> {
 /// Persistent bytes of `SNAP_CALIBRATE` with the controller: the state, then τ₀.
 pub const CALIBRATE_STATE_BYTES: usize = STATE_BYTES + 4;
 
-/// A static one-line message for `err`: the op's custom code and the kind of problem.
-/// (The detailed text with tensor and option names is `err.message()`.)
+/// A static one-line message for `err`: the op's custom code and the kind of problem, kept
+/// short because all 24 lines are in every firmware image. (The detailed text with tensor and
+/// option names is `err.message()`, e.g. from [`SnapProject::check`] on a host.)
 pub fn static_message(err: &OpError) -> &'static str {
     macro_rules! table {
         ($op:literal) => {
             [
-                concat!($op, ": custom options are malformed (not a flexbuffer map, or a key is missing or has the wrong type)"),
-                concat!($op, ": a custom option value is out of range (see docs/ops.md)"),
+                concat!(
+                    $op,
+                    ": custom options malformed (not a flexbuffer map, key missing or mistyped)"
+                ),
+                concat!($op, ": custom option value out of range (docs/ops.md)"),
                 concat!($op, ": wrong number of inputs or outputs"),
-                concat!($op, ": an input or output has the wrong element type"),
-                concat!($op, ": an input or output has the wrong shape for the options"),
-                concat!($op, ": a tensor exceeds a supported size limit (snapuq_ops::limits)"),
-                concat!($op, ": a tensor holds fewer elements than its shape needs"),
-                concat!($op, ": a required input is absent, an int32/float32 tensor is not 4-byte aligned (load the model 16-byte aligned), or constant data (LUT, isotonic table, controller state) violates its contract"),
+                concat!($op, ": wrong element type of an input or output"),
+                concat!($op, ": input or output shape does not match the options"),
+                concat!($op, ": tensor exceeds snapuq_ops::limits"),
+                concat!($op, ": tensor holds fewer elements than its shape"),
+                concat!(
+                    $op,
+                    ": input absent, int32/float32 data not 4-byte aligned, or bad constant data"
+                ),
             ]
         };
     }
@@ -93,6 +100,7 @@ pub fn static_message(err: &OpError) -> &'static str {
         OpKind::Calibrate => &CALIBRATE_MSGS,
     };
     let i = match err {
+        OpError::Unsupported { feature, .. } => return unsupported_message(feature),
         OpError::Options { .. } => 0,
         OpError::OptionValue { .. } => 1,
         OpError::Count { .. } => 2,
@@ -103,6 +111,17 @@ pub fn static_message(err: &OpError) -> &'static str {
         OpError::Data { .. } => 7,
     };
     msgs[i]
+}
+
+/// The message for a model that needs a variant this build compiled out (names the feature).
+fn unsupported_message(feature: &str) -> &'static str {
+    match feature {
+        "robust" => "SNAP_SURPRISAL: the model's variant (student_t/huber) is compiled out: enable snapuq-exec feature \"snap-robust\"",
+        "lowrank" => "SNAP_SURPRISAL: the model's variant (lowrank) is compiled out: enable snapuq-exec feature \"snap-lowrank\"",
+        "isotonic" => "SNAP_CALIBRATE: the model's isotonic mapping is compiled out: enable snapuq-exec feature \"snap-isotonic\"",
+        "controller" => "SNAP_CALIBRATE: the model's controller (ctrl) is compiled out: enable snapuq-exec feature \"snap-controller\"",
+        _ => "SNAP op: the model needs a snapuq-ops feature compiled out of this build (see docs/ops.md)",
+    }
 }
 
 fn to_exec(err: OpError) -> ExecError {
@@ -285,7 +304,12 @@ impl SnapProject {
             |i, o| project::prepare(&opts, i, o),
         )?;
         let a = input(ctx.inputs, OP, INPUT_A, "a")?;
-        let p = input(ctx.inputs, OP, INPUT_P, "P")?;
+        // Absent P (r == c_in) is the identity; prepare checked which case this is.
+        let p: &[i8] = if plan.identity {
+            &[]
+        } else {
+            as_i8(&input(ctx.inputs, OP, INPUT_P, "P")?)
+        };
         let bias = match ctx.inputs.get(INPUT_BIAS).copied().flatten() {
             Some(b) => Some(as_i32(&b, OP, Port::Input(2), "bias")?),
             None => None,
@@ -296,7 +320,7 @@ impl SnapProject {
             .ok_or(absent(OP, Port::Output(0), "z"))?;
         let z: &mut [i8] = bytemuck::cast_slice_mut(&mut *z.data);
         let scratch: &mut [i8] = bytemuck::cast_slice_mut(&mut *ctx.persistent);
-        project::eval::<PortableDot>(&opts, &plan, as_i8(&a), as_i8(&p), bias, z, scratch)
+        project::eval::<PortableDot>(&opts, &plan, as_i8(&a), p, bias, z, scratch)
     }
 }
 
@@ -573,6 +597,24 @@ mod tests {
         };
         assert_eq!(load_state(&buf), Some((fresh, 0.5)));
         assert_eq!(load_state(&buf[..15]), None);
+    }
+
+    #[test]
+    fn compiled_out_variants_name_the_exec_feature() {
+        for (op, feature) in [
+            (OpKind::Surprisal, "robust"),
+            (OpKind::Surprisal, "lowrank"),
+            (OpKind::Calibrate, "isotonic"),
+            (OpKind::Calibrate, "controller"),
+        ] {
+            let m = static_message(&OpError::Unsupported {
+                op,
+                key: "variant",
+                feature,
+            });
+            assert!(m.starts_with(op.custom_code()), "{m}");
+            assert!(m.contains("feature \"snap-") && m.contains(feature), "{m}");
+        }
     }
 
     #[test]

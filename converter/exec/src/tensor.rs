@@ -104,6 +104,22 @@ pub struct TensorInfo {
     pub location: Location,
 }
 
+impl TensorInfo {
+    /// No tensor: all zero bytes (the `const` form of `TensorInfo::default()`).
+    pub const EMPTY: TensorInfo = TensorInfo {
+        shape: Shape::EMPTY,
+        dtype: DType::Int8,
+        quant: Quant {
+            scale: 0.0,
+            zero_point: 0,
+            num_scales: 0,
+            quantized_dimension: 0,
+        },
+        bytes: 0,
+        location: Location::None,
+    };
+}
+
 /// A read-only view of one tensor: metadata plus its bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TensorView<'t> {

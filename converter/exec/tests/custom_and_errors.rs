@@ -184,9 +184,28 @@ fn arena_too_small_says_how_much() {
     let mut resolver = OpResolver::new();
     resolver.add_custom("ADD_COUNTER", &kernel).unwrap();
     let need = arena_bytes_needed(&model, &resolver, Options::default()).unwrap();
-    let mut arena = vec![0u8; need - 1];
+    let mut arena = vec![0u8; need];
+    let used = {
+        let it: Interpreter = Interpreter::new(&model, &mut arena, &resolver, Options::default())
+            .expect("the advertised size is enough at any alignment");
+        it.arena_used()
+    };
+    assert!(
+        used > 0 && used < need,
+        "need {need} = used {used} + alignment slack"
+    );
+    // An aligned arena needs exactly `used` bytes; one byte less is refused with `need`.
+    let start = arena.as_ptr().align_offset(16);
+    let exact = &mut arena[start..start + used];
+    let it: Result<Interpreter, ExecError> =
+        Interpreter::new(&model, exact, &resolver, Options::default());
+    assert!(
+        it.is_ok(),
+        "an aligned arena of arena_used() bytes was refused"
+    );
+    let short = &mut arena[start..start + used - 1];
     let r: Result<Interpreter, ExecError> =
-        Interpreter::new(&model, &mut arena, &resolver, Options::default());
+        Interpreter::new(&model, short, &resolver, Options::default());
     let e = r.err().unwrap();
     assert_eq!(e.kind, ErrorKind::ArenaTooSmall(need));
 }

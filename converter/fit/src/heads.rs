@@ -11,6 +11,11 @@
 //!    below `whiten_floor · λ_max` (default 1e-2) are floored so near-dead directions (dead ReLU
 //!    channels) are not blown up: row norms of `P` then differ by at most 10×, which keeps the
 //!    per-tensor int8 grid of `P` fine enough for the leading components.
+//!    **Identity projector (`r = C_in`).** A square `P` adds nothing the heads cannot absorb
+//!    (they are linear in `z`: `W·(P·x) = (W·P)·x`) yet costs `r·C_in` bytes and MACs, so at
+//!    full rank there is no `P`: `z = GAP(a_{ℓ-1})` itself, on the previous activation's own
+//!    int8 grid (SNAP_PROJECT without its `P` input, docs/ops.md), and the heads are fitted
+//!    on it directly. [`TapHeads::is_identity`] tells the two forms apart (`p` is empty).
 //! 2. **μ head** `μ = W_μ z + b_μ` by ridge regression of `y` on `z` (closed form).
 //! 3. **log σ² head** `s = W_s z + b_s`: closed-form start by ridge regression of
 //!    `log(residual² + ε²) + 1.2704` (the `+1.2704 = −E[log χ²₁]` removes the bias of the log of
@@ -119,9 +124,9 @@ pub struct TapHeads {
     pub c_in: usize,
     pub c_out: usize,
     pub rank: usize,
-    /// `P`, `r × C_in` row-major.
+    /// `P`, `r × C_in` row-major; empty for the identity projector (`r = C_in`).
     pub p: Vec<f32>,
-    /// `−P x̄`, length `r`.
+    /// `−P x̄`, length `r`; empty for the identity projector.
     pub p_bias: Vec<f32>,
     /// `W_μ`, `C_out × r` row-major.
     pub w_mu: Vec<f32>,
@@ -161,10 +166,25 @@ impl ZQuant {
 pub const Z_MARGIN: f64 = 1.1;
 
 impl TapHeads {
+    /// True when there is no `P`: `z = x` (full rank, `r = C_in`; see the module docs).
+    pub fn is_identity(&self) -> bool {
+        self.p.is_empty() && self.rank == self.c_in
+    }
+
     /// `z = P x + p_bias` (rounded to the `z` grid when the fit used fake quantization).
     pub fn project(&self, x: &[f32]) -> Vec<f64> {
         if let Some(z) = self.kernel_project(x) {
             return z;
+        }
+        if self.is_identity() {
+            return x
+                .iter()
+                .take(self.rank)
+                .map(|&v| match self.z_quant {
+                    Some(q) => q.fake(v as f64),
+                    None => v as f64,
+                })
+                .collect();
         }
         (0..self.rank)
             .map(|j| {
@@ -188,12 +208,22 @@ impl TapHeads {
     /// own requantization. `None` when the quantization is not set or not representable.
     pub fn kernel_project(&self, x: &[f32]) -> Option<Vec<f64>> {
         let (zq, (a_scale, a_zp)) = (self.z_quant?, self.prev_quant?);
-        let p64: Vec<f64> = self.p.iter().map(|&v| v as f64).collect();
-        let (codes, p_scale) = quantize_symmetric(&p64);
-        let bias = quantize_bias(
-            &self.p_bias.iter().map(|&v| v as f64).collect::<Vec<_>>(),
-            a_scale as f64 * p_scale as f64,
-        );
+        // The identity is P = I with scale 1 and no bias (SNAP_PROJECT without `P`).
+        let (codes, p_scale, bias) = if self.is_identity() {
+            let mut eye = vec![0i8; self.rank * self.c_in];
+            for j in 0..self.rank {
+                eye[j * self.c_in + j] = 1;
+            }
+            (eye, 1.0, vec![0; self.rank])
+        } else {
+            let p64: Vec<f64> = self.p.iter().map(|&v| v as f64).collect();
+            let (codes, p_scale) = quantize_symmetric(&p64);
+            let bias = quantize_bias(
+                &self.p_bias.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                a_scale as f64 * p_scale as f64,
+            );
+            (codes, p_scale, bias)
+        };
         let opts = ProjectOptions::from_scales(
             self.c_in,
             self.rank,
@@ -353,9 +383,13 @@ pub fn fit_tap(
         });
     }
     let floor = (lam_max * cfg.whiten_floor).max(f64::MIN_POSITIVE);
+    let identity = r == c_in;
     let mut p = DMatrix::<f64>::zeros(r, c_in);
     let mut kept = 0.0;
-    for (k, &idx) in order.iter().take(r).enumerate() {
+    if identity {
+        kept = total_var;
+    }
+    for (k, &idx) in order.iter().take(if identity { 0 } else { r }).enumerate() {
         let lam = eig.eigenvalues[idx].max(0.0);
         kept += lam;
         let v = eig.eigenvectors.column(idx);
@@ -372,16 +406,35 @@ pub fn fit_tap(
     // centered x (activations after ReLU have large means), and z rounded to the int8 grid
     // SNAP_PROJECT will emit. The heads are then fitted on the z the device computes.
     let mut z_quant = None;
-    if cfg.fake_quant {
+    if identity {
+        // z = x on the previous activation's own grid (exact when x comes from the kernel's
+        // pooling, `quantize::pooled_previous`): nothing to whiten, centre or round.
+        p = DMatrix::identity(r, c_in);
+        if cfg.fake_quant {
+            z_quant = cfg
+                .prev_quant
+                .map(|(scale, zero_point)| ZQuant { scale, zero_point });
+        }
+    } else if cfg.fake_quant {
         let pmax = p.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         if pmax > 0.0 {
             let step = pmax / 127.0;
             p.apply(|v| *v = (*v / step).round().clamp(-127.0, 127.0) * step);
         }
     }
-    let p_bias: DVector<f64> = -(&p * x_mean.transpose());
-    let mut zt = &xc * p.transpose(); // nt × r, centered, ≈ unit variance
-    if cfg.fake_quant {
+    let p_bias: DVector<f64> = if identity {
+        DVector::zeros(r)
+    } else {
+        -(&p * x_mean.transpose())
+    };
+    let mut zt = if identity {
+        xt.clone()
+    } else {
+        &xc * p.transpose() // nt × r, centered, ≈ unit variance
+    };
+    if let (true, Some(zq)) = (identity, z_quant) {
+        zt.apply(|v| *v = zq.fake(*v));
+    } else if cfg.fake_quant && !identity {
         let (lo, hi) = zt
             .iter()
             .fold((0.0f64, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
@@ -524,8 +577,16 @@ pub fn fit_tap(
         c_in,
         c_out,
         rank: r,
-        p: p.transpose().iter().map(|&v| v as f32).collect(),
-        p_bias: p_bias.iter().map(|&v| v as f32).collect(),
+        p: if identity {
+            Vec::new()
+        } else {
+            p.transpose().iter().map(|&v| v as f32).collect()
+        },
+        p_bias: if identity {
+            Vec::new()
+        } else {
+            p_bias.iter().map(|&v| v as f32).collect()
+        },
         w_mu,
         b_mu,
         w_logvar: w_s,

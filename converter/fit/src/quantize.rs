@@ -76,10 +76,12 @@ pub struct QuantizedTap {
     pub act: ActQuant,
     /// `z` (output of SNAP_PROJECT).
     pub z: ActQuant,
-    /// SNAP_PROJECT input 1, `[r, C_in]`.
+    /// SNAP_PROJECT input 1, `[r, C_in]`; empty for the identity projector (`r = C_in`: the
+    /// op gets no `P`, see [`QuantizedTap::is_identity`]).
     pub p: Vec<i8>,
+    /// Scale of `P` (1 for the identity).
     pub p_scale: f32,
-    /// SNAP_PROJECT input 2, `[r]`, scale `prev.scale · p_scale`.
+    /// SNAP_PROJECT input 2, `[r]`, scale `prev.scale · p_scale`; empty when absent.
     pub p_bias: Vec<i32>,
     /// SNAP_SURPRISAL inputs 2–6.
     pub w_mu: Vec<i8>,
@@ -99,6 +101,12 @@ pub struct QuantizedTap {
 }
 
 impl QuantizedTap {
+    /// True when SNAP_PROJECT runs without `P` (and without bias): `z = GAP(a_{ℓ-1})` on the
+    /// previous activation's grid, because `r = C_in` (docs/ops.md, SNAP_PROJECT).
+    pub fn is_identity(&self) -> bool {
+        self.p.is_empty() && self.rank == self.c_in
+    }
+
     /// SNAP_PROJECT options (write with `to_flexbuffer()`).
     pub fn project_options(&self) -> Result<ProjectOptions> {
         match self.project_opts {
@@ -149,8 +157,14 @@ impl QuantizedTap {
 
     /// Per-sample cost of both ops (the ops crate's own formulas).
     pub fn cost(&self, spatial_in: usize, spatial_out: usize) -> Result<(Cost, Cost)> {
+        let po = self.project_options()?;
+        let has_bias = !self.p_bias.is_empty();
         Ok((
-            project::cost(&self.project_options()?, spatial_in, true),
+            if self.is_identity() {
+                project::identity_cost(&po, spatial_in, has_bias)
+            } else {
+                project::cost(&po, spatial_in, has_bias)
+            },
             surprisal::cost(&self.surprisal_options()?, spatial_out),
         ))
     }
@@ -202,16 +216,20 @@ impl QuantizedTap {
             what: "running the SNAP kernels".into(),
             why: e.message().as_str().to_string(),
         };
-        let plan = project::prepare(
-            &po,
-            &[
-                Some(TensorDesc::new(DType::Int8, &dims_a_prev)),
-                Some(TensorDesc::new(DType::Int8, &dims_p)),
-                Some(TensorDesc::new(DType::Int32, &dims_pb)),
-            ],
-            &[TensorDesc::new(DType::Int8, &dims_z)],
-        )
-        .map_err(op_err)?;
+        // Exactly the inputs attach writes: no P for the identity, no bias when empty.
+        let a_desc = Some(TensorDesc::new(DType::Int8, &dims_a_prev));
+        let p_desc = (!self.is_identity()).then_some(TensorDesc::new(DType::Int8, &dims_p));
+        let b_desc = (!self.p_bias.is_empty()).then_some(TensorDesc::new(DType::Int32, &dims_pb));
+        let ins = [a_desc, p_desc, b_desc];
+        let n_ins = if b_desc.is_some() {
+            3
+        } else if p_desc.is_some() {
+            2
+        } else {
+            1
+        };
+        let plan = project::prepare(&po, &ins[..n_ins], &[TensorDesc::new(DType::Int8, &dims_z)])
+            .map_err(op_err)?;
         let mut z = vec![0i8; n * self.rank];
         let mut scratch = vec![0i8; project::scratch_bytes(&po)];
         project::eval::<PortableDot>(
@@ -219,7 +237,7 @@ impl QuantizedTap {
             &plan,
             a_prev,
             &self.p,
-            Some(&self.p_bias),
+            (!self.p_bias.is_empty()).then_some(&self.p_bias[..]),
             &mut z,
             &mut scratch,
         )
@@ -331,9 +349,11 @@ pub fn quantize_tap(
             why: format!("{} must be ≥ 1", cfg.z_margin),
         });
     }
-    // z quantization: the grid the heads were fitted on, else the calibration range.
+    // z quantization: the grid the heads were fitted on, else (identity: z is the pooled
+    // previous activation itself) its own grid, else the calibration range.
     let (z_scale, z_zp) = match heads.z_quant {
         Some(zq) => (zq.scale, zq.zero_point),
+        None if heads.is_identity() => (prev.scale, prev.zero_point),
         None => {
             let (mut lo, mut hi) = (0.0f64, 0.0f64);
             for x in x_calib.chunks_exact(heads.c_in) {
@@ -346,12 +366,17 @@ pub fn quantize_tap(
         }
     };
 
-    let (p, p_scale) = quantize_symmetric(&to_f64(&heads.p));
-    let p_bias = quantize_bias_checked(
-        &to_f64(&heads.p_bias),
-        prev.scale as f64 * p_scale as f64,
-        "projector bias",
-    )?;
+    let (p, p_scale, p_bias) = if heads.is_identity() {
+        (Vec::new(), 1.0, Vec::new())
+    } else {
+        let (p, p_scale) = quantize_symmetric(&to_f64(&heads.p));
+        let p_bias = quantize_bias_checked(
+            &to_f64(&heads.p_bias),
+            prev.scale as f64 * p_scale as f64,
+            "projector bias",
+        )?;
+        (p, p_scale, p_bias)
+    };
     let (w_mu, wmu_scale) = quantize_symmetric(&to_f64(&heads.w_mu));
     let b_mu = quantize_bias_checked(
         &to_f64(&heads.b_mu),

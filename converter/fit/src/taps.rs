@@ -6,10 +6,11 @@
 //! before the classifier), which App. N.1 found the best accuracy/latency trade-off.
 //!
 //! Ranks come from {16, 32, 64, 128}: the largest whose added MACs stay within
-//! `budget_fraction` (default 1%) of the backbone MACs for that tap, never above `C_in` (a PCA
-//! projector cannot have more useful directions than input channels), and at least 16 (or
-//! `C_in` when smaller) even when that exceeds the budget — the choice then records that it is
-//! over budget so the report can say so.
+//! `budget_fraction` (default 1%) of the backbone MACs for that tap, never above `C_in`: a
+//! ladder rank ≥ `C_in` becomes `r = C_in`, the identity projector (no `P` stored: a square
+//! projector adds nothing the linear heads cannot absorb), and at least 16 (or `C_in` when
+//! smaller) even when that exceeds the budget — the choice then records that it is over budget
+//! so the report can say so.
 
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +92,8 @@ impl TapCost {
     }
 }
 
-/// Cost of a tap at rank `r` (Gaussian variant, projector with bias).
+/// Cost of a tap at rank `r` (Gaussian variant, projector with bias; at `r = C_in` the
+/// identity projector, which stores no `P` and no bias).
 pub fn tap_cost(prev: &PreviousActivation, c_out: usize, out_hw: usize, r: usize) -> TapCost {
     let po = ProjectOptions {
         c_in: prev.c_in,
@@ -119,7 +121,12 @@ pub fn tap_cost(prev: &PreviousActivation, c_out: usize, out_hw: usize, r: usize
         lut_frac: 16,
         log_det: false,
     };
-    let p = project::cost(&po, prev.in_hw, true);
+    // r = C_in: the identity projector (no P, no bias; see `heads`).
+    let p = if r == prev.c_in {
+        project::identity_cost(&po, prev.in_hw, false)
+    } else {
+        project::cost(&po, prev.in_hw, true)
+    };
     let s = surprisal::cost(&so, out_hw);
     TapCost {
         project_macs: p.macs,
@@ -286,19 +293,17 @@ pub fn choose_rank(
                 });
             }
             let budget = (budget_fraction * backbone_macs as f64).floor() as u64;
-            let admissible: Vec<usize> = RANK_LADDER
-                .iter()
-                .copied()
-                .filter(|&r| r <= prev.c_in)
-                .collect();
-            let smallest = admissible.first().copied().unwrap_or(prev.c_in);
-            if admissible.is_empty() {
+            // Ladder ranks ≥ C_in all mean the identity projector at r = C_in (a square P
+            // adds nothing the heads cannot absorb), so C_in itself is a candidate.
+            let mut admissible: Vec<usize> =
+                RANK_LADDER.iter().map(|&r| r.min(prev.c_in)).collect();
+            admissible.dedup();
+            let smallest = admissible[0];
+            if admissible.len() < RANK_LADDER.len() {
                 notes.push(format!(
-                    "C_in = {} is below the smallest ladder rank 16; using r = {}",
-                    prev.c_in, prev.c_in
+                    "ranks ≥ C_in = {} use the identity projector (r = C_in, no P stored)",
+                    prev.c_in
                 ));
-            } else if admissible.len() < RANK_LADDER.len() {
-                notes.push(format!("rank capped at C_in = {}", prev.c_in));
             }
             let fitting = admissible.iter().copied().rev().find(|&r| {
                 tap_cost(prev, candidate.c_out, candidate.out_hw, r).total_macs() <= budget

@@ -33,6 +33,43 @@ extern crate alloc;
 #[rustfmt::skip]
 mod tflite_generated;
 
+#[cfg(feature = "lean")]
+#[allow(
+    unused_imports,
+    dead_code,
+    deprecated,
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    unsafe_op_in_unsafe_fn,
+    mismatched_lifetime_syntaxes,
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery,
+    clippy::extra_unused_lifetimes,
+    clippy::missing_safety_doc,
+    clippy::derivable_impls,
+    clippy::needless_lifetimes,
+    clippy::too_many_arguments,
+    clippy::unnecessary_cast,
+    missing_docs,
+    rustdoc::all
+)]
+#[rustfmt::skip]
+mod tflite_lean_generated;
+
+/// The firmware's reduced reader (feature `lean`), generated from `tflite-lean.fbs`, which
+/// `scripts/gen-schema.sh` derives from `tflite.fbs`: the same wire format, but the
+/// `BuiltinOptions` union lists only the option tables snapuq-exec reads (at their original
+/// discriminants, so the verifier skips every other variant instead of carrying ~90 KB of code
+/// to check it), and the fields snapuq-exec does not read are `deprecated` (no accessor, so
+/// nothing unverified can be read through it). Zero-copy readers only, no object API.
+#[cfg(feature = "lean")]
+pub mod lean {
+    /// The `tflite` namespace of the lean schema (see the module docs).
+    pub use super::tflite_lean_generated::tflite;
+}
+
 /// The `tflite` namespace of the schema: tables (`Model`, `SubGraph`, `Tensor`, ...), their
 /// owned `...T` counterparts, enums (`BuiltinOperator`, `TensorType`, ...), unions
 /// (`BuiltinOptions`, `BuiltinOptions2`) and the root helpers (`root_as_model`,

@@ -1,14 +1,29 @@
-//! Embeds the model and a handful of its inputs into the firmware.
+//! Embeds the model and a handful of its inputs into the firmware, after checking on the host
+//! that the firmware can run it.
 //!
-//! * `SNAPUQ_MODEL`: the .tflite to embed (default `examples/models/digits_cnn.tflite`).
+//! The firmware reads the model through the lean schema (a verifier for only the fields the
+//! executor reads), so this script is where the embedded bytes get the complete check:
+//! 1. the complete TFLite schema verifier accepts them;
+//! 2. they use nothing the firmware ignores silently (sparse, variable or externally stored
+//!    tensors, `builtin_options_2`, custom options stored after the flatbuffer, more than one
+//!    subgraph);
+//! 3. the host executor (the same `snapuq-exec` code, `std` off) prepares and plans them with
+//!    the SNAP ops registered: every op and option is one the firmware runs.
+//!
+//! Step 3 also sizes the firmware exactly: the interpreter's tables get the model's tensor and
+//! operator counts and the static arena its exact byte need.
+//!
+//! * `SNAPUQ_MODEL`: the .tflite to embed (default `examples/models/digits_cnn.snap.tflite`, the
+//!   repo's digits CNN augmented by snap-convert).
 //! * `SNAPUQ_INPUTS`: an int8 .npy of N samples (default `examples/models/digits_test.npy`),
 //!   and `SNAPUQ_LABELS`: an optional integer .npy of their labels (default
 //!   `digits_test_labels.npy` beside the default inputs; printed, never used to decide).
 //! * `SNAPUQ_SAMPLES`: how many samples to embed (default 8).
-//! * `SNAPUQ_ARENA_BYTES`: size of the executor's static arena (default: the tier's default in
-//!   `model.rs`); set it to the model's exact need to measure RAM exactly.
+//! * `SNAPUQ_ARENA_BYTES`: size of the executor's static arena (default: exactly what the model
+//!   needs; a larger value leaves headroom, a smaller one is refused here).
 //!
-//! Writes `model.tflite`, `inputs.bin` and `inputs.rs` (sizes, labels, sources) to `OUT_DIR`.
+//! Writes `model.tflite`, `inputs.bin` and `inputs.rs` (sizes, labels, sources, table
+//! capacities, arena bytes) to `OUT_DIR`.
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -28,7 +43,7 @@ fn main() {
 
     let model = env("SNAPUQ_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| models.join("digits_cnn.tflite"));
+        .unwrap_or_else(|| models.join("digits_cnn.snap.tflite"));
     let (inputs, labels) = match env("SNAPUQ_INPUTS") {
         Some(p) => (PathBuf::from(p), env("SNAPUQ_LABELS").map(PathBuf::from)),
         None => (
@@ -55,6 +70,16 @@ fn main() {
     };
 
     let model_bytes = read(&model);
+    let fit = check_model(&model, &model_bytes);
+    if arena != 0 && arena < fit.arena_bytes {
+        fail(&format!(
+            "SNAPUQ_ARENA_BYTES={arena} is smaller than the {} bytes {} needs; unset it to get \
+             the exact size",
+            fit.arena_bytes,
+            model.display()
+        ));
+    }
+    let arena = if arena == 0 { fit.arena_bytes } else { arena };
     std::fs::write(out.join("model.tflite"), &model_bytes)
         .unwrap_or_else(|e| fail(&format!("cannot write model.tflite: {e}")));
 
@@ -103,21 +128,108 @@ fn main() {
          pub const LABELS: [i64; {nl}] = {labels:?};\n\
          /// Where the model came from.\npub const MODEL_SOURCE: &str = {ms:?};\n\
          /// Where the inputs came from.\npub const INPUT_SOURCE: &str = {is:?};\n\
-         /// Arena bytes asked for at build time (`None`: the tier default).\npub const ARENA_BYTES: Option<usize> = {arena};\n",
+         /// Bytes of the static arena: the model's exact need (or `SNAPUQ_ARENA_BYTES`).\n\
+         pub const ARENA_BYTES: usize = {arena};\n\
+         /// Arena bytes the model's plan uses (activations + persistent data).\n\
+         pub const ARENA_NEEDED: usize = {needed};\n\
+         /// Tensors in subgraph 0: the capacity of the interpreter's tensor table.\n\
+         pub const MAX_TENSORS: usize = {tensors};\n\
+         /// Operators in subgraph 0: the capacity of the interpreter's node table.\n\
+         pub const MAX_OPS: usize = {ops};\n",
         nl = label_list.len(),
         labels = label_list,
         ms = file_name(&model),
         is = file_name(&inputs),
-        arena = if arena > 0 {
-            format!("Some({arena})")
-        } else {
-            "None".to_string()
-        },
+        needed = fit.arena_bytes,
+        tensors = fit.tensors.max(1),
+        ops = fit.ops.max(1),
     );
     std::fs::write(out.join("inputs.rs"), rs)
         .unwrap_or_else(|e| fail(&format!("cannot write inputs.rs: {e}")));
     println!("cargo:rerun-if-changed={}", model.display());
     println!("cargo:rerun-if-changed={}", inputs.display());
+}
+
+/// What the firmware needs to hold the model.
+struct Fit {
+    tensors: usize,
+    ops: usize,
+    arena_bytes: usize,
+}
+
+/// Steps 1–3 of the module docs; fails the build naming what the firmware cannot run.
+fn check_model(path: &Path, bytes: &[u8]) -> Fit {
+    use snapuq_schema::tflite;
+    let name = path.display();
+    let m = tflite::root_as_model(bytes).unwrap_or_else(|e| {
+        fail(&format!(
+            "{name}: not a valid TFLite flatbuffer ({e}); the firmware reads it unchecked \
+             beyond the fields it uses, so it must pass the complete verifier here"
+        ))
+    });
+    let subgraphs = m.subgraphs().map(|s| s.len()).unwrap_or(0);
+    if subgraphs != 1 {
+        fail(&format!(
+            "{name}: {subgraphs} subgraphs; the firmware runs exactly one (no control flow)"
+        ));
+    }
+    let sg = m.subgraphs().expect("checked above").get(0);
+    for (i, t) in sg.tensors().iter().flatten().enumerate() {
+        let what = if t.sparsity().is_some() {
+            Some("sparse")
+        } else if t.is_variable() {
+            Some("a variable (state) tensor")
+        } else if t.variant_tensors().is_some() {
+            Some("a variant tensor")
+        } else if t.external_buffer() != 0 {
+            Some("stored in an external buffer")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            fail(&format!(
+                "{name}: tensor {i} ({}) is {what}, which the firmware's executor does not run",
+                t.name().unwrap_or("")
+            ));
+        }
+    }
+    for (k, op) in sg.operators().iter().flatten().enumerate() {
+        if op.builtin_options_2_type() != tflite::BuiltinOptions2::NONE {
+            fail(&format!(
+                "{name}: operator {k} uses builtin_options_2 ({:?}), which the firmware does \
+                 not read",
+                op.builtin_options_2_type()
+            ));
+        }
+        if op.large_custom_options_offset() > 1 {
+            fail(&format!(
+                "{name}: operator {k} stores its custom options after the flatbuffer, which the \
+                 firmware does not read"
+            ));
+        }
+    }
+
+    let mut resolver = snapuq_exec::OpResolver::new();
+    snapuq_exec::snap::register(&mut resolver)
+        .unwrap_or_else(|e| fail(&format!("cannot register the SNAP ops: {e}")));
+    let options = snapuq_exec::Options::default();
+    let need = snapuq_exec::arena_bytes_needed(bytes, &resolver, options).unwrap_or_else(|e| {
+        fail(&format!(
+            "{name}: the firmware's executor cannot run this model: {e}"
+        ))
+    });
+    let mut arena = vec![0u8; need];
+    let it: snapuq_exec::Interpreter =
+        snapuq_exec::Interpreter::new(bytes, &mut arena, &resolver, options).unwrap_or_else(|e| {
+            fail(&format!(
+                "{name}: the firmware's executor cannot run this model: {e}"
+            ))
+        });
+    Fit {
+        tensors: it.tensor_count(),
+        ops: it.op_count(),
+        arena_bytes: it.arena_used(),
+    }
 }
 
 fn env(k: &str) -> Option<String> {

@@ -1,4 +1,4 @@
-//! SNAP_PROJECT: `z = requant(P · GAP(a) + bias)`.
+//! SNAP_PROJECT: `z = requant(P · GAP(a) + bias)` (P absent: the identity, r == c_in).
 use crate::ffi::context::i8_from_bytes;
 use crate::ffi::types::TFLMRegistration;
 use crate::glue::{self, Failure, NodeTensors, OpData, SnapOp};
@@ -42,7 +42,12 @@ impl SnapOp for Project {
         scratch: &mut [u8],
     ) -> Result<(), Failure> {
         let a = t.input::<i8>(project::INPUT_A)?;
-        let p = t.input::<i8>(project::INPUT_P)?;
+        // Absent P (r == c_in): the identity, checked by prepare.
+        let p = if plan.identity {
+            &[]
+        } else {
+            t.input::<i8>(project::INPUT_P)?
+        };
         let bias = if plan.has_bias {
             t.input_opt::<i32>(project::INPUT_BIAS)?
         } else {
@@ -50,8 +55,14 @@ impl SnapOp for Project {
         };
         let z = t.output::<i8>(project::OUTPUT_Z)?;
         let scratch = i8_from_bytes(scratch);
+        // The identity has no matrix for CMSIS-NN to multiply.
         #[cfg(feature = "cmsis-nn")]
-        let result = crate::cmsis_nn::project(&data.opts, plan, a, p, bias, z, scratch);
+        let result = if plan.identity {
+            project::eval::<super::Dot>(&data.opts, plan, a, p, bias, z, scratch)
+                .map_err(Failure::from)
+        } else {
+            crate::cmsis_nn::project(&data.opts, plan, a, p, bias, z, scratch)
+        };
         #[cfg(not(feature = "cmsis-nn"))]
         let result = project::eval::<super::Dot>(&data.opts, plan, a, p, bias, z, scratch)
             .map_err(Failure::from);

@@ -28,6 +28,7 @@ pub fn prepare_relu(s_in: f32, zp_in: i32, s_out: f32, zp_out: i32) -> ReluParam
 }
 
 /// RELU.
+#[inline(never)]
 pub fn eval_relu(p: &ReluParams, input: &[i8], output: &mut [i8]) {
     for (o, &x) in output.iter_mut().zip(input) {
         let v = p.output_offset.wrapping_add(mul_by_quantized_multiplier(
@@ -48,6 +49,7 @@ pub fn prepare_relu6(s_in: f32, zp_in: i32) -> (i8, i8) {
 }
 
 /// RELU6.
+#[inline(never)]
 pub fn eval_relu6(lower: i8, upper: i8, input: &[i8], output: &mut [i8]) {
     for (o, &x) in output.iter_mut().zip(input) {
         *o = x.max(lower).min(upper);

@@ -85,6 +85,8 @@ const TABLE_MIN: usize = 1024;
 
 /// Elementwise add of equal-shape inputs. Large tensors look both inputs' rescaled values up in
 /// 256-entry tables, leaving one requantization per element (same integer steps, same bits).
+// Never inlined: the two 1 KB tables must not sit in the interpreter's frame under every op.
+#[inline(never)]
 pub fn eval(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) {
     if out.len() < TABLE_MIN {
         for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
@@ -121,6 +123,7 @@ pub fn eval(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) {
 }
 
 /// Broadcasting add; `bc` comes from the two input shapes.
+#[inline(never)]
 pub fn eval_broadcast(p: &AddParams, bc: &Broadcast, a: &[i8], b: &[i8], out: &mut [i8]) {
     if out.len() < bc.len() {
         return;

@@ -4,6 +4,7 @@
 
 /// Copies `inputs` (each with `axis_bytes[i]` = its axis size × inner size × element size bytes
 /// per outer index) into `output`, for `outer` outer indices.
+#[inline(never)]
 pub fn eval(outer: usize, inputs: &[&[u8]], axis_bytes: &[usize], output: &mut [u8]) {
     let total: usize = axis_bytes.iter().sum();
     if output.len() < outer * total {

@@ -9,7 +9,7 @@
 use super::{dot, requantize, PerChannel};
 use wide::{i16x8, i32x4};
 
-/// Largest im2col patch (kh·kw·in_c) the patch path gathers on the stack.
+/// Largest im2col patch (kh·kw·in_c) the patch path gathers (into the caller's scratch).
 pub const PATCH_MAX: usize = 2304;
 
 /// Geometry and quantization of one CONV_2D (TFLM `OpDataConv`, minus the per-channel arrays).
@@ -56,12 +56,18 @@ impl ConvParams {
 ///
 /// `filter16`, when given, is the same filter widened to i16 at prepare (see
 /// [`crate::Options::widen_filters`]): the patch path then skips widening in its inner loop.
+/// `scratch` holds the gathered patch of the narrow patch path ([`patch_len`] elements; the
+/// interpreter keeps it in the arena so an MCU's stack does not carry `PATCH_MAX` i16s); with
+/// less, the row path runs instead (same bits).
+// Never inlined: the interpreter's dispatch frame stays small under every other kernel.
+#[inline(never)]
 pub fn eval(
     p: &ConvParams,
     pc: &PerChannel<'_>,
     input: &[i8],
     filter: &[i8],
     filter16: Option<&[i16]>,
+    scratch: &mut [i16],
     output: &mut [i8],
 ) {
     let (n_in, n_f, n_out) = p.sizes();
@@ -71,13 +77,32 @@ pub fn eval(
     if pc.multiplier.len() < p.out_c || pc.bias.len() < p.out_c {
         return;
     }
-    if p.filter_in_c == p.in_c && p.k_h * p.k_w * p.in_c <= PATCH_MAX {
+    let plen = patch_len(p);
+    if plen > 0 && plen <= PATCH_MAX {
         match filter16 {
-            Some(f16) if f16.len() >= widened_len(p) => eval_wide(p, pc, input, f16, output),
-            _ => eval_patch(p, pc, input, &Narrow(filter), output),
+            // The widened path only exists with `std`: an MCU keeps no i16 filter copies, and
+            // leaving it out saves its code in firmware images.
+            #[cfg(feature = "std")]
+            Some(f16) if f16.len() >= widened_len(p) => {
+                return eval_wide(p, pc, input, f16, output)
+            }
+            _ if scratch.len() >= plen => {
+                return eval_patch(p, pc, input, &Narrow(filter), &mut scratch[..plen], output)
+            }
+            _ => {}
         }
+    }
+    eval_rows(p, pc, input, filter, output);
+}
+
+/// i16 elements of the patch path's gathered receptive field (0 when the path does not apply:
+/// grouped convolutions or patches over [`PATCH_MAX`] take the row path).
+pub fn patch_len(p: &ConvParams) -> usize {
+    let plen = p.k_h * p.k_w * p.in_c;
+    if p.filter_in_c == p.in_c && plen <= PATCH_MAX {
+        plen
     } else {
-        eval_rows(p, pc, input, filter, output);
+        0
     }
 }
 
@@ -164,7 +189,7 @@ fn eval_rows(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], o
                     output[out_i] = requantize(
                         acc,
                         pc.multiplier[oc],
-                        pc.shift[oc],
+                        i32::from(pc.shift[oc]),
                         p.output_offset,
                         p.act_min,
                         p.act_max,
@@ -179,6 +204,7 @@ fn eval_rows(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], o
 /// Output pixels the widened path computes per pass over the filters: each filter chunk loaded
 /// feeds this many dot products (4 pixels × 2 channels = 8 accumulators fits the 16 SIMD
 /// registers of x86-64 with room for the operands).
+#[cfg(feature = "std")]
 const PIXELS: usize = 4;
 
 /// Patch length rounded up to whole 8-lane chunks (the widened layout's row stride).
@@ -211,6 +237,7 @@ pub fn widen_filter(p: &ConvParams, filter: &[i8], dst: &mut [i16]) {
 
 /// Gathers the receptive field of output pixel (`b`, `oy`, `ox`) as `x − zp_in` in i16, zero
 /// outside the image (TFLM skips those taps; a zero contributes nothing).
+#[cfg(feature = "std")]
 #[inline(always)]
 fn gather(p: &ConvParams, input: &[i8], b: usize, oy: usize, ox: usize, dst: &mut [i16]) {
     let iy0 = (oy * p.stride_h) as isize - p.pad_h as isize;
@@ -252,6 +279,7 @@ fn gather(p: &ConvParams, input: &[i8], b: usize, oy: usize, ox: usize, dst: &mu
 /// each filter chunk loaded feeds `2·PIXELS` products and each patch chunk feeds two. Rows with
 /// fewer pixels left compute on stale patches whose results are not written.
 // Never inlined into `eval`: its stack buffers must not grow the MCU path's frame.
+#[cfg(feature = "std")]
 #[inline(never)]
 fn eval_wide(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i16], output: &mut [i8]) {
     let plen = p.k_h * p.k_w * p.in_c;
@@ -264,7 +292,7 @@ fn eval_wide(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i16], 
         requantize(
             acc.wrapping_add(pc.bias[c]),
             pc.multiplier[c],
-            pc.shift[c],
+            i32::from(pc.shift[c]),
             p.output_offset,
             p.act_min,
             p.act_max,
@@ -368,10 +396,13 @@ fn eval_patch<F: Filter>(
     pc: &PerChannel<'_>,
     input: &[i8],
     filter: &F,
+    patch: &mut [i16],
     output: &mut [i8],
 ) {
     let plen = p.k_h * p.k_w * p.in_c;
-    let mut patch = [0i16; PATCH_MAX];
+    if patch.len() < plen {
+        return;
+    }
     let chunks = plen / 8;
     let mut out_i = 0;
     for b in 0..p.batches {
@@ -422,7 +453,7 @@ fn eval_patch<F: Filter>(
                         output[out_i + c] = requantize(
                             sum.wrapping_add(pc.bias[c]),
                             pc.multiplier[c],
-                            pc.shift[c],
+                            i32::from(pc.shift[c]),
                             p.output_offset,
                             p.act_min,
                             p.act_max,
@@ -444,7 +475,7 @@ fn eval_patch<F: Filter>(
                     output[out_i + c] = requantize(
                         sum.wrapping_add(pc.bias[c]),
                         pc.multiplier[c],
-                        pc.shift[c],
+                        i32::from(pc.shift[c]),
                         p.output_offset,
                         p.act_min,
                         p.act_max,
@@ -497,7 +528,7 @@ mod tests {
                         out.push(requantize(
                             acc,
                             pc.multiplier[oc],
-                            pc.shift[oc],
+                            i32::from(pc.shift[oc]),
                             p.output_offset,
                             p.act_min,
                             p.act_max,
@@ -539,7 +570,7 @@ mod tests {
             let filter: Vec<i8> = (0..nf).map(|i| ((i * 53 + 7) % 256) as u8 as i8).collect();
             let m = quantize_multiplier(0.0013);
             let mult = vec![m.multiplier; 5];
-            let shift = vec![m.shift; 5];
+            let shift = vec![m.shift as i8; 5];
             let bias: Vec<i32> = (0..5).map(|c| c * 100 - 200).collect();
             let fsum: Vec<i32> = filter
                 .chunks(nf / 5)
@@ -552,11 +583,12 @@ mod tests {
                 filter_sum: &fsum,
             };
             let mut out = vec![0i8; no];
-            eval(&p, &pc, &input, &filter, None, &mut out);
+            let mut scratch = vec![0i16; patch_len(&p)];
+            eval(&p, &pc, &input, &filter, None, &mut scratch, &mut out);
             let mut wide16 = vec![0i16; widened_len(&p)];
             widen_filter(&p, &filter, &mut wide16);
             let mut out16 = vec![0i8; no];
-            eval(&p, &pc, &input, &filter, Some(&wide16), &mut out16);
+            eval(&p, &pc, &input, &filter, Some(&wide16), &mut [], &mut out16);
             assert_eq!(
                 out16, out,
                 "widened filters, stride {stride} dil {dil} pad {pad}"
@@ -565,6 +597,13 @@ mod tests {
                 out,
                 naive(&p, &pc, &input, &filter),
                 "stride {stride} dil {dil} pad {pad}"
+            );
+            // Without scratch the row path runs (also used for patches over PATCH_MAX).
+            let mut out_rows = vec![0i8; no];
+            eval(&p, &pc, &input, &filter, None, &mut [], &mut out_rows);
+            assert_eq!(
+                out_rows, out,
+                "no scratch, stride {stride} dil {dil} pad {pad}"
             );
             // The row path (used for patches too big for the stack) must agree as well.
             let mut rows = vec![0i8; no];

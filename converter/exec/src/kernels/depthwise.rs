@@ -47,6 +47,7 @@ impl DepthwiseParams {
 const BLOCK: usize = 64;
 
 /// Runs the depthwise convolution (short slices make it return without writing).
+#[inline(never)]
 pub fn eval(
     p: &DepthwiseParams,
     pc: &PerChannel<'_>,
@@ -101,7 +102,7 @@ pub fn eval(
                             output[out_base + oc] = requantize(
                                 a.wrapping_add(pc.bias[oc]),
                                 pc.multiplier[oc],
-                                pc.shift[oc],
+                                i32::from(pc.shift[oc]),
                                 p.output_offset,
                                 p.act_min,
                                 p.act_max,
@@ -137,7 +138,7 @@ pub fn eval(
                             output[out_base + oc] = requantize(
                                 acc.wrapping_add(pc.bias[oc]),
                                 pc.multiplier[oc],
-                                pc.shift[oc],
+                                i32::from(pc.shift[oc]),
                                 p.output_offset,
                                 p.act_min,
                                 p.act_max,
@@ -191,7 +192,7 @@ mod tests {
         let ones = |n: usize, v: i32| vec![v; n];
         let (mu, sh, bi, fs) = (
             ones(6, m.multiplier),
-            ones(6, m.shift),
+            vec![m.shift as i8; 6],
             ones(6, 10),
             ones(6, 0),
         );

@@ -23,6 +23,7 @@ pub struct FullyConnectedParams {
 }
 
 /// Runs the layer (short slices make it return without writing).
+#[inline(never)]
 pub fn eval(
     p: &FullyConnectedParams,
     pc: &PerChannel<'_>,
@@ -51,7 +52,7 @@ pub fn eval(
             output[b * p.units + u] = requantize(
                 acc,
                 pc.multiplier[u],
-                pc.shift[u],
+                i32::from(pc.shift[u]),
                 p.output_offset,
                 p.act_min,
                 p.act_max,
@@ -83,7 +84,11 @@ mod tests {
             .chunks(5)
             .map(|c| c.iter().map(|&v| i32::from(v)).sum())
             .collect();
-        let (mu, sh, bi) = (vec![m.multiplier; 3], vec![m.shift; 3], vec![5, -5, 50]);
+        let (mu, sh, bi) = (
+            vec![m.multiplier; 3],
+            vec![m.shift as i8; 3],
+            vec![5, -5, 50],
+        );
         let pc = PerChannel {
             multiplier: &mu,
             shift: &sh,

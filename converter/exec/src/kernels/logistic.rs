@@ -28,6 +28,7 @@ pub fn prepare(s_in: f32, zp_in: i32) -> LogisticParams {
 }
 
 /// Elementwise logistic.
+#[inline(never)]
 pub fn eval(p: &LogisticParams, input: &[i8], output: &mut [i8]) {
     for (o, &x) in output.iter_mut().zip(input) {
         let v = i32::from(x) - p.input_zero_point;

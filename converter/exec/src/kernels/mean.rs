@@ -61,6 +61,7 @@ pub fn prepare(
 }
 
 /// Computes every output element (in row-major order of the kept dims) without scratch memory.
+#[inline(never)]
 pub fn eval(p: &MeanParams, input: &[i8], output: &mut [i8]) {
     let total: usize = p.input[..p.rank].iter().product();
     if input.len() < total || p.count == 0 {

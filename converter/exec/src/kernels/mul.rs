@@ -52,6 +52,7 @@ fn mul_one(p: &MulParams, a: i8, b: i8) -> i8 {
 }
 
 /// Elementwise multiply of equal-shape inputs.
+#[inline(never)]
 pub fn eval(p: &MulParams, a: &[i8], b: &[i8], out: &mut [i8]) {
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
         *o = mul_one(p, x, y);
@@ -59,6 +60,7 @@ pub fn eval(p: &MulParams, a: &[i8], b: &[i8], out: &mut [i8]) {
 }
 
 /// Broadcasting multiply.
+#[inline(never)]
 pub fn eval_broadcast(p: &MulParams, bc: &Broadcast, a: &[i8], b: &[i8], out: &mut [i8]) {
     if out.len() < bc.len() {
         return;

@@ -42,6 +42,7 @@ impl PoolParams {
 }
 
 /// Average pooling. Returns false (like TFLM) when a window holds no input cell.
+#[inline(never)]
 pub fn eval_average(p: &PoolParams, input: &[i8], output: &mut [i8]) -> bool {
     let (n_in, n_out) = p.sizes();
     if input.len() < n_in || output.len() < n_out {
@@ -78,6 +79,7 @@ pub fn eval_average(p: &PoolParams, input: &[i8], output: &mut [i8]) -> bool {
 }
 
 /// Max pooling.
+#[inline(never)]
 pub fn eval_max(p: &PoolParams, input: &[i8], output: &mut [i8]) {
     let (n_in, n_out) = p.sizes();
     if input.len() < n_in || output.len() < n_out {

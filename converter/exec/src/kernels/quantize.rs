@@ -3,6 +3,7 @@
 use crate::quant::{mul_by_quantized_multiplier, quantize_multiplier, Multiplier};
 
 /// float → int8.
+#[inline(never)]
 pub fn eval_from_f32(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
     for (o, &x) in output.iter_mut().zip(input) {
         let q = (libm::roundf(x / scale) as i32).saturating_add(zero_point);
@@ -28,6 +29,7 @@ pub fn prepare_requantize(s_in: f32, zp_in: i32, s_out: f32, zp_out: i32) -> Req
 }
 
 /// int8 → int8.
+#[inline(never)]
 pub fn eval_requantize(p: &RequantizeParams, input: &[i8], output: &mut [i8]) {
     for (o, &x) in output.iter_mut().zip(input) {
         let v = mul_by_quantized_multiplier(

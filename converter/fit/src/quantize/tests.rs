@@ -30,7 +30,13 @@ fn range_quant(v: &[f32]) -> ActQuant {
     ActQuant { scale, zero_point }
 }
 
-fn setup(spatial: usize) -> (TapHeads, QuantizedTap, Vec<i8>, Vec<i8>, Vec<i8>, Vec<i8>) {
+type Setup = (TapHeads, QuantizedTap, Vec<i8>, Vec<i8>, Vec<i8>, Vec<i8>);
+
+fn setup(spatial: usize) -> Setup {
+    setup_rank(spatial, 16)
+}
+
+fn setup_rank(spatial: usize, rank: usize) -> Setup {
     let syn = Synthetic::new(48, 32, 12, 0.2, 41);
     let train = syn.sample(3000, 0.0, 42);
     let test = syn.sample(1000, 0.0, 43);
@@ -42,7 +48,7 @@ fn setup(spatial: usize) -> (TapHeads, QuantizedTap, Vec<i8>, Vec<i8>, Vec<i8>, 
     let x = pooled_previous(&tx, spatial, 48, qx);
     let y = pooled_realized(&ty, spatial, 32, qy);
     let cfg = HeadConfig {
-        rank: 16,
+        rank,
         prev_quant: Some((qx.scale, qx.zero_point)),
         ..HeadConfig::default()
     };
@@ -83,6 +89,37 @@ fn int8_heads_reproduce_float_ebar() {
         let (cp, cs) = q.cost(spatial, spatial).unwrap();
         assert_eq!(cp.macs, (spatial * 48 + 16 * 48) as u64);
         assert_eq!(cs.macs, (spatial * 32 + 2 * 16 * 32) as u64);
+    }
+}
+
+/// r = C_in: no P and no bias are stored; z is the pooled previous activation on its own grid,
+/// and the int8 kernels still reproduce the float heads.
+#[test]
+fn full_rank_tap_uses_the_identity_projector() {
+    for spatial in [1usize, 4] {
+        let (heads, q, hx, hy, sx, sy) = setup_rank(spatial, 48);
+        assert!(heads.is_identity() && heads.p.is_empty() && heads.p_bias.is_empty());
+        assert!(q.is_identity() && q.p.is_empty() && q.p_bias.is_empty());
+        assert_eq!(
+            (q.z.scale, q.z.zero_point),
+            (q.prev.scale, q.prev.zero_point)
+        );
+        let po = q.project_options().unwrap();
+        // a_scale · 1 / z_scale = 1 exactly: z is GAP(a_{ℓ-1}) code for code.
+        assert_eq!(
+            (po.z_mult, po.z_shift),
+            snapuq_ops::quant::quantize_multiplier(1.0).unwrap()
+        );
+        let err = quant_error(&heads, &q, &hx, spatial, &hy, spatial).unwrap();
+        eprintln!("identity, spatial {spatial}: held-out ID int8 vs float {err:?}");
+        assert!(err.mean_rel < 0.02 && err.max_rel < 0.06, "{err:?}");
+        assert!((err.mean_ebar_int8 - 1.0).abs() < 0.1, "{err:?}");
+        let errs = quant_error(&heads, &q, &sx, spatial, &sy, spatial).unwrap();
+        assert!(errs.mean_ebar_int8 > 5.0 * err.mean_ebar_int8, "{errs:?}");
+        let (cp, cs) = q.cost(spatial, spatial).unwrap();
+        assert_eq!(cp.macs, (spatial * 48 + 48) as u64);
+        assert_eq!(cp.param_bytes, 0);
+        assert_eq!(cs.macs, (spatial * 32 + 2 * 48 * 32) as u64);
     }
 }
 

@@ -15,6 +15,8 @@ const MAX_LEN: usize = 1024;
 /// The (seed, length) pairs measured: odd lengths exercise the tails of unrolled paths.
 const CASES: [(u64, usize); 4] = [(1, 16), (2, 255), (3, 1024), (4, 1021)];
 
+// Never inlined: its two vectors must not stay in the caller's frame while the model runs.
+#[inline(never)]
 fn one<D: DotS8>(meter: &Meter, name: &str, seed: u64, len: usize) {
     let mut a = [0i8; MAX_LEN];
     let mut b = [0i8; MAX_LEN];

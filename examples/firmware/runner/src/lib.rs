@@ -32,13 +32,14 @@ use board::{hprintln, Meter, RefuseAlloc};
 #[global_allocator]
 static ALLOCATOR: RefuseAlloc = RefuseAlloc;
 
-/// With `ballast`, a static that (with the arena) leaves about 4 KB of the tier's RAM: it fits the RAM region,
-/// so only the stack-reserve assertion of the tier's memory map can (and must) stop the link.
+/// With `ballast`, a static that (with the arena and the interpreter) leaves about 1 KB of the
+/// tier's RAM, less than either tier's stack reserve: it fits the RAM region, so only the
+/// stack-reserve assertion of the tier's memory map can (and must) stop the link.
 #[cfg(feature = "ballast")]
 #[used]
 static mut BALLAST: [u8; BALLAST_BYTES] = [0; BALLAST_BYTES];
 #[cfg(feature = "ballast")]
-const BALLAST_BYTES: usize = board::TIER.ram_bytes as usize - 4096 - model::ARENA_BYTES - 256;
+const BALLAST_BYTES: usize = board::TIER.ram_bytes as usize - 1024 - model::STATIC_BYTES - 256;
 
 /// A fault (e.g. the stack running into .bss) prints and exits with failure instead of hanging.
 #[cortex_m_rt::exception]

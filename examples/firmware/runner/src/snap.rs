@@ -10,11 +10,9 @@ use snapuq_exec::{ExecError, OpResolver};
 /// Custom codes of the SNAP-UQ operators start with this.
 pub const PREFIX: &str = "SNAP_";
 
-/// The resolver the runner uses: builtin ops plus every SNAP kernel available.
-pub fn resolver() -> Result<OpResolver<'static>, ExecError> {
-    let mut r = OpResolver::new();
-    snapuq_exec::snap::register(&mut r)?;
-    Ok(r)
+/// Adds every SNAP kernel to the runner's resolver (builtin ops need no registration).
+pub fn register(r: &mut OpResolver<'static>) -> Result<(), ExecError> {
+    snapuq_exec::snap::register(r)
 }
 
 /// True when the custom code names a SNAP-UQ operator.

@@ -1,0 +1,157 @@
+//! Clock tree at datasheet nominal: 80 MHz SYSCLK from the PLL, fed by the 4 MHz MSI.
+//!
+//! The MSI (the reset clock) is the PLL source so the set-up works on any STM32L432KC board,
+//! crystal or not. Sequence and limits from RM0394 (STM32L43x reference manual) §3.3.3 (flash
+//! wait states: 4 WS for 64–80 MHz in range 1), §5.1.8 (voltage range 1 is the reset default
+//! and allows 80 MHz) and §6.4.4 (RCC_PLLCFGR):
+//!
+//! * VCO in = MSI / PLLM = 4 / 1 = 4 MHz (4–16 MHz allowed),
+//! * VCO out = 4 × PLLN = 4 × 40 = 160 MHz (64–344 MHz),
+//! * SYSCLK = VCO / PLLR = 160 / 2 = 80 MHz, AHB, APB1 and APB2 ÷1.
+//!
+//! Flash prefetch and the instruction and data caches of the flash interface are enabled.
+//! Under the `qemu` feature nothing is touched: the MPS2 boards have no RCC at these addresses.
+
+/// What [`init`] set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clocks {
+    /// Core clock after set-up, Hz.
+    pub sysclk_hz: u32,
+    /// Flash wait states programmed.
+    pub flash_wait_states: u32,
+    /// False under QEMU (emulated core, no clock tree).
+    pub configured: bool,
+}
+
+/// Why the clock tree could not be set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockError {
+    /// A ready flag did not rise within the poll budget (named: "PLLRDY", ...).
+    NotReady(&'static str),
+    /// FLASH_ACR did not read back the programmed latency.
+    FlashLatency,
+}
+
+impl core::fmt::Display for ClockError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ClockError::NotReady(flag) => write!(
+                f,
+                "clock set-up: {flag} did not become ready; the core stays on the 4 MHz MSI"
+            ),
+            ClockError::FlashLatency => f.write_str(
+                "clock set-up: FLASH_ACR did not accept 4 wait states; the core stays on the 4 MHz MSI",
+            ),
+        }
+    }
+}
+
+/// Sets SYSCLK to 80 MHz (hardware) or does nothing (QEMU). Call once, first thing in `main`.
+pub fn init() -> Result<Clocks, ClockError> {
+    #[cfg(feature = "qemu")]
+    {
+        Ok(Clocks {
+            sysclk_hz: crate::TIER.sysclk_hz,
+            flash_wait_states: 0,
+            configured: false,
+        })
+    }
+    #[cfg(not(feature = "qemu"))]
+    {
+        hw::init()
+    }
+}
+
+#[cfg(not(feature = "qemu"))]
+mod hw {
+    use super::{ClockError, Clocks};
+    use core::ptr::{read_volatile, write_volatile};
+
+    const RCC: usize = 0x4002_1000;
+    const RCC_CR: *mut u32 = RCC as *mut u32;
+    const RCC_CFGR: *mut u32 = (RCC + 0x08) as *mut u32;
+    const RCC_PLLCFGR: *mut u32 = (RCC + 0x0C) as *mut u32;
+    const RCC_APB1ENR1: *mut u32 = (RCC + 0x58) as *mut u32;
+    const PWR_CR1: *mut u32 = 0x4000_7000 as *mut u32;
+    const PWR_SR2: *mut u32 = 0x4000_7014 as *mut u32;
+    const FLASH_ACR: *mut u32 = 0x4002_2000 as *mut u32;
+
+    const CR_PLLON: u32 = 1 << 24;
+    const CR_PLLRDY: u32 = 1 << 25;
+    const APB1ENR1_PWREN: u32 = 1 << 28;
+    const CR1_VOS_MASK: u32 = 0b11 << 9;
+    const CR1_VOS_RANGE1: u32 = 0b01 << 9;
+    const SR2_VOSF: u32 = 1 << 10;
+    const ACR_LATENCY_MASK: u32 = 0b111;
+    const WAIT_STATES: u32 = 4;
+    const ACR_PRFTEN: u32 = 1 << 8;
+    const ACR_ICEN: u32 = 1 << 9;
+    const ACR_DCEN: u32 = 1 << 10;
+    /// PLLSRC = MSI (0b01), PLLM = ÷1 (0), PLLN = 40, PLLREN, PLLR = ÷2 (0).
+    const PLLCFGR: u32 = 0b01 | (40 << 8) | (1 << 24);
+    const CFGR_SW_MASK: u32 = 0b11;
+    const CFGR_SW_PLL: u32 = 0b11;
+    const CFGR_SWS_MASK: u32 = 0b11 << 2;
+    const CFGR_SWS_PLL: u32 = 0b11 << 2;
+    /// HPRE (bits 7:4), PPRE1 (10:8), PPRE2 (13:11) all ÷1 (0).
+    const CFGR_PRESCALER_MASK: u32 = (0xF << 4) | (0b111 << 8) | (0b111 << 11);
+    /// Polls before a ready flag counts as stuck.
+    const POLLS: u32 = 1_000_000;
+
+    fn read(r: *mut u32) -> u32 {
+        // SAFETY: `r` is one of the fixed, always-mapped RCC/PWR/FLASH registers above; reading
+        // them has no side effect.
+        unsafe { read_volatile(r) }
+    }
+
+    fn modify(r: *mut u32, clear: u32, set: u32) {
+        let v = (read(r) & !clear) | set;
+        // SAFETY: as in `read`; only the documented fields change, in the order RM0394
+        // prescribes, from the single thread that runs before `main`'s work.
+        unsafe { write_volatile(r, v) }
+    }
+
+    fn wait(r: *mut u32, mask: u32, want: u32, flag: &'static str) -> Result<(), ClockError> {
+        for _ in 0..POLLS {
+            if read(r) & mask == want {
+                return Ok(());
+            }
+        }
+        Err(ClockError::NotReady(flag))
+    }
+
+    pub fn init() -> Result<Clocks, ClockError> {
+        modify(RCC_APB1ENR1, 0, APB1ENR1_PWREN);
+        let _ = read(RCC_APB1ENR1); // the enable takes effect after this read-back
+        modify(PWR_CR1, CR1_VOS_MASK, CR1_VOS_RANGE1);
+        wait(PWR_SR2, SR2_VOSF, 0, "VOSF")?;
+
+        // Wait states first: the clock only goes up after flash can follow it.
+        modify(
+            FLASH_ACR,
+            ACR_LATENCY_MASK,
+            WAIT_STATES | ACR_PRFTEN | ACR_ICEN | ACR_DCEN,
+        );
+        if read(FLASH_ACR) & ACR_LATENCY_MASK != WAIT_STATES {
+            return Err(ClockError::FlashLatency);
+        }
+
+        modify(RCC_CR, CR_PLLON, 0);
+        wait(RCC_CR, CR_PLLRDY, 0, "PLL off")?;
+        // SAFETY: RCC_PLLCFGR is a fixed RCC register; the PLL is off, so writing its whole
+        // configuration (documented in the module comment) is allowed.
+        unsafe { write_volatile(RCC_PLLCFGR, PLLCFGR) };
+        modify(RCC_CR, 0, CR_PLLON);
+        wait(RCC_CR, CR_PLLRDY, CR_PLLRDY, "PLLRDY")?;
+
+        modify(RCC_CFGR, CFGR_PRESCALER_MASK, 0);
+        modify(RCC_CFGR, CFGR_SW_MASK, CFGR_SW_PLL);
+        wait(RCC_CFGR, CFGR_SWS_MASK, CFGR_SWS_PLL, "SWS=PLL")?;
+
+        Ok(Clocks {
+            sysclk_hz: 80_000_000,
+            flash_wait_states: WAIT_STATES,
+            configured: true,
+        })
+    }
+}
