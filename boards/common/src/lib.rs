@@ -7,12 +7,14 @@
 //! datasheet constants, and re-export this crate.
 
 pub mod alloc_guard;
+pub mod clock;
 pub mod console;
 pub mod meter;
 pub mod once;
 pub mod stack;
 
 pub use alloc_guard::RefuseAlloc;
+pub use clock::{ClockError, Clocks};
 pub use console::exit;
 pub use cortex_m_semihosting::{hprint, hprintln};
 pub use meter::{Meter, MeterError, Stamp, Unit};

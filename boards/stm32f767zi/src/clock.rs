@@ -16,50 +16,14 @@
 //! Under the `qemu` feature nothing is touched: the MPS2 boards have no RCC at these addresses
 //! (an access would fault) and QEMU's timing does not depend on a clock tree.
 
-/// What [`init`] set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Clocks {
-    /// Core clock after set-up, Hz.
-    pub sysclk_hz: u32,
-    /// Flash wait states programmed.
-    pub flash_wait_states: u32,
-    /// False under QEMU (emulated core, no clock tree).
-    pub configured: bool,
-}
-
-/// Why the clock tree could not be set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockError {
-    /// A ready flag did not rise within the poll budget (named: "PLLRDY", "ODRDY", ...).
-    NotReady(&'static str),
-    /// FLASH_ACR did not read back the programmed latency.
-    FlashLatency,
-}
-
-impl core::fmt::Display for ClockError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ClockError::NotReady(flag) => write!(
-                f,
-                "clock set-up: {flag} did not become ready; the core stays on the 16 MHz HSI"
-            ),
-            ClockError::FlashLatency => f.write_str(
-                "clock set-up: FLASH_ACR did not accept 7 wait states; the core stays on the 16 MHz HSI",
-            ),
-        }
-    }
-}
+pub use crate::{ClockError, Clocks};
 
 /// Sets SYSCLK to 216 MHz (hardware) or does nothing (QEMU). Call once, first thing in
 /// `main`, before [`crate::Meter::new`] (which takes the core peripherals).
 pub fn init() -> Result<Clocks, ClockError> {
     #[cfg(feature = "qemu")]
     {
-        Ok(Clocks {
-            sysclk_hz: crate::TIER.sysclk_hz,
-            flash_wait_states: 0,
-            configured: false,
-        })
+        Ok(Clocks::emulated(crate::TIER.sysclk_hz))
     }
     #[cfg(not(feature = "qemu"))]
     {
@@ -153,7 +117,7 @@ mod hw {
             WAIT_STATES | ACR_PRFTEN | ACR_ARTEN,
         );
         if read(FLASH_ACR) & ACR_LATENCY_MASK != WAIT_STATES {
-            return Err(ClockError::FlashLatency);
+            return Err(ClockError::FlashLatency(WAIT_STATES));
         }
 
         modify(RCC_CFGR, CFGR_PRESCALER_MASK, CFGR_PRESCALERS);

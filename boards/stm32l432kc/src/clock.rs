@@ -12,49 +12,13 @@
 //! Flash prefetch and the instruction and data caches of the flash interface are enabled.
 //! Under the `qemu` feature nothing is touched: the MPS2 boards have no RCC at these addresses.
 
-/// What [`init`] set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Clocks {
-    /// Core clock after set-up, Hz.
-    pub sysclk_hz: u32,
-    /// Flash wait states programmed.
-    pub flash_wait_states: u32,
-    /// False under QEMU (emulated core, no clock tree).
-    pub configured: bool,
-}
-
-/// Why the clock tree could not be set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockError {
-    /// A ready flag did not rise within the poll budget (named: "PLLRDY", ...).
-    NotReady(&'static str),
-    /// FLASH_ACR did not read back the programmed latency.
-    FlashLatency,
-}
-
-impl core::fmt::Display for ClockError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ClockError::NotReady(flag) => write!(
-                f,
-                "clock set-up: {flag} did not become ready; the core stays on the 4 MHz MSI"
-            ),
-            ClockError::FlashLatency => f.write_str(
-                "clock set-up: FLASH_ACR did not accept 4 wait states; the core stays on the 4 MHz MSI",
-            ),
-        }
-    }
-}
+pub use crate::{ClockError, Clocks};
 
 /// Sets SYSCLK to 80 MHz (hardware) or does nothing (QEMU). Call once, first thing in `main`.
 pub fn init() -> Result<Clocks, ClockError> {
     #[cfg(feature = "qemu")]
     {
-        Ok(Clocks {
-            sysclk_hz: crate::TIER.sysclk_hz,
-            flash_wait_states: 0,
-            configured: false,
-        })
+        Ok(Clocks::emulated(crate::TIER.sysclk_hz))
     }
     #[cfg(not(feature = "qemu"))]
     {
@@ -133,7 +97,7 @@ mod hw {
             WAIT_STATES | ACR_PRFTEN | ACR_ICEN | ACR_DCEN,
         );
         if read(FLASH_ACR) & ACR_LATENCY_MASK != WAIT_STATES {
-            return Err(ClockError::FlashLatency);
+            return Err(ClockError::FlashLatency(WAIT_STATES));
         }
 
         modify(RCC_CR, CR_PLLON, 0);

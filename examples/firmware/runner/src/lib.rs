@@ -50,6 +50,17 @@ unsafe fn HardFault(frame: &cortex_m_rt::ExceptionFrame) -> ! {
 
 /// Runs every step and exits QEMU (status 0 when all passed).
 pub fn run() -> ! {
+    // The datasheet nominal clock first (a no-op under QEMU), before the meter takes the core
+    // peripherals; on failure the core keeps its reset clock and the counts stay valid.
+    match board::clock::init() {
+        Ok(c) => hprintln!(
+            "clock sysclk={}MHz flash_ws={} configured={}",
+            c.sysclk_hz / 1_000_000,
+            c.flash_wait_states,
+            c.configured
+        ),
+        Err(e) => hprintln!("warning: {}", e),
+    }
     board::TIER.print_banner();
     let meter = match Meter::new() {
         Ok(m) => m,
