@@ -5,10 +5,9 @@
 //! the tests skip with a message on a developer's machine and fail under CI (`CI=true`), like
 //! every test that needs external material (see snapuq-testkit).
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use snapuq_ops::{DotS8, PortableDot};
 use snapuq_testkit::{repo_root, seeded_i8, strict};
@@ -148,48 +147,12 @@ fn cargo_build(tier: Tier, extra: &str) -> std::process::Output {
 
 /// Boots the ELF in the tier's QEMU machine and returns (exit code, stdout).
 fn run_qemu(tier: Tier, elf: &Path) -> (Option<i32>, String) {
-    let mut child = Command::new("qemu-system-arm")
-        .args(["-M", tier.machine, "-nographic", "-monitor", "none"])
-        .args(["-semihosting-config", "enable=on,target=native"])
-        .args(["-icount", "shift=0", "-kernel"])
-        .arg(elf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start qemu-system-arm: {e}"));
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if start.elapsed() > QEMU_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let partial = reader.join().unwrap_or_default();
-                panic!(
-                    "{} firmware did not exit within {:?}; output so far:\n{partial}",
-                    tier.name, QEMU_TIMEOUT
-                );
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("waiting for qemu failed: {e}"),
-        }
-    };
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
+    let run = snapuq_testkit::qemu::run_firmware(tier.machine, elf, QEMU_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{} firmware: {e}", tier.name));
+    if !run.stderr.trim().is_empty() {
+        eprintln!("qemu stderr ({}): {}", tier.name, run.stderr);
     }
-    let out = reader.join().unwrap_or_default();
-    if !err.trim().is_empty() {
-        eprintln!("qemu stderr ({}): {err}", tier.name);
-    }
-    (status.code(), out)
+    (run.status.code(), run.stdout)
 }
 
 /// The `key=value` fields of every output line starting with `tag `.

@@ -10,6 +10,7 @@ pub mod alloc_guard;
 pub mod clock;
 pub mod console;
 pub mod meter;
+pub mod mmio;
 pub mod once;
 pub mod stack;
 

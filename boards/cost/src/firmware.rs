@@ -1,10 +1,9 @@
 //! Builds the runner firmware (examples/firmware) for one tier with a given model embedded, and
 //! boots it in the tier's QEMU machine with `-icount shift=0`.
 use anyhow::{anyhow, bail, Context, Result};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::memory_map::MemoryMap;
 use crate::verdict::BuildFailure;
@@ -129,57 +128,23 @@ impl Firmware {
 /// Boots `elf` in the tier's QEMU machine and returns what it printed. Fails when QEMU cannot
 /// start, hangs past `timeout`, or exits non-zero (with the output so far).
 pub fn run_qemu(tier: Tier, elf: &Path, timeout: Duration) -> Result<String> {
-    let mut child = Command::new("qemu-system-arm")
-        .args(["-M", tier.machine, "-nographic", "-monitor", "none"])
-        .args(["-semihosting-config", "enable=on,target=native"])
-        .args(["-icount", "shift=0", "-kernel"])
-        .arg(elf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot start qemu-system-arm (Debian: apt-get install qemu-system-arm)")?;
-    let mut stdout = child.stdout.take().context("qemu stdout is piped")?;
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait()? {
-            Some(st) => break st,
-            None if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let partial = reader.join().unwrap_or_default();
-                bail!(
-                    "{} firmware did not exit within {timeout:?}; output so far:\n{partial}",
-                    tier.name
-                );
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    let out = reader.join().unwrap_or_default();
-    if !status.success() {
-        let tail: Vec<&str> = out.lines().rev().take(4).collect();
+    let run = snapuq_testkit::qemu::run_firmware(tier.machine, elf, timeout)
+        .map_err(|e| anyhow!("{} firmware: {e}", tier.name))?;
+    if !run.status.success() {
+        let tail: Vec<&str> = run.stdout.lines().rev().take(4).collect();
         bail!(
-            "{} firmware exited with {status}; last lines: {}{}",
+            "{} firmware exited with {}; last lines: {}{}",
             tier.name,
+            run.status,
             tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
-            if err.trim().is_empty() {
+            if run.stderr.trim().is_empty() {
                 String::new()
             } else {
-                format!("; qemu: {}", err.trim())
+                format!("; qemu: {}", run.stderr.trim())
             }
         );
     }
-    Ok(out)
+    Ok(run.stdout)
 }
 
 /// Checks the tools the table needs and names what to install for each missing one.

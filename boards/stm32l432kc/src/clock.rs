@@ -29,16 +29,16 @@ pub fn init() -> Result<Clocks, ClockError> {
 #[cfg(not(feature = "qemu"))]
 mod hw {
     use super::{ClockError, Clocks};
-    use core::ptr::{read_volatile, write_volatile};
+    use crate::mmio::Reg;
 
     const RCC: usize = 0x4002_1000;
-    const RCC_CR: *mut u32 = RCC as *mut u32;
-    const RCC_CFGR: *mut u32 = (RCC + 0x08) as *mut u32;
-    const RCC_PLLCFGR: *mut u32 = (RCC + 0x0C) as *mut u32;
-    const RCC_APB1ENR1: *mut u32 = (RCC + 0x58) as *mut u32;
-    const PWR_CR1: *mut u32 = 0x4000_7000 as *mut u32;
-    const PWR_SR2: *mut u32 = 0x4000_7014 as *mut u32;
-    const FLASH_ACR: *mut u32 = 0x4002_2000 as *mut u32;
+    const RCC_CR: Reg = reg(RCC);
+    const RCC_CFGR: Reg = reg(RCC + 0x08);
+    const RCC_PLLCFGR: Reg = reg(RCC + 0x0C);
+    const RCC_APB1ENR1: Reg = reg(RCC + 0x58);
+    const PWR_CR1: Reg = reg(0x4000_7000);
+    const PWR_SR2: Reg = reg(0x4000_7014);
+    const FLASH_ACR: Reg = reg(0x4002_2000);
 
     const CR_PLLON: u32 = 1 << 24;
     const CR_PLLRDY: u32 = 1 << 25;
@@ -62,54 +62,46 @@ mod hw {
     /// Polls before a ready flag counts as stuck.
     const POLLS: u32 = 1_000_000;
 
-    fn read(r: *mut u32) -> u32 {
-        // SAFETY: `r` is one of the fixed, always-mapped RCC/PWR/FLASH registers above; reading
-        // them has no side effect.
-        unsafe { read_volatile(r) }
+    /// SAFETY (of every `reg` below): the addresses are this part's RCC, PWR and FLASH
+    /// registers from its reference manual, always mapped, side-effect-free to read, and
+    /// written only by this start-up code.
+    const fn reg(addr: usize) -> Reg {
+        // SAFETY: see above; only called with the constants of this module.
+        unsafe { Reg::new(addr) }
     }
 
-    fn modify(r: *mut u32, clear: u32, set: u32) {
-        let v = (read(r) & !clear) | set;
-        // SAFETY: as in `read`; only the documented fields change, in the order RM0394
-        // prescribes, from the single thread that runs before `main`'s work.
-        unsafe { write_volatile(r, v) }
-    }
-
-    fn wait(r: *mut u32, mask: u32, want: u32, flag: &'static str) -> Result<(), ClockError> {
-        for _ in 0..POLLS {
-            if read(r) & mask == want {
-                return Ok(());
-            }
+    fn wait(r: Reg, mask: u32, want: u32, flag: &'static str) -> Result<(), ClockError> {
+        if r.wait(mask, want, POLLS) {
+            Ok(())
+        } else {
+            Err(ClockError::NotReady(flag))
         }
-        Err(ClockError::NotReady(flag))
     }
 
     pub fn init() -> Result<Clocks, ClockError> {
-        modify(RCC_APB1ENR1, 0, APB1ENR1_PWREN);
-        let _ = read(RCC_APB1ENR1); // the enable takes effect after this read-back
-        modify(PWR_CR1, CR1_VOS_MASK, CR1_VOS_RANGE1);
+        RCC_APB1ENR1.modify(0, APB1ENR1_PWREN);
+        let _ = RCC_APB1ENR1.read(); // the enable takes effect after this read-back
+        PWR_CR1.modify(CR1_VOS_MASK, CR1_VOS_RANGE1);
         wait(PWR_SR2, SR2_VOSF, 0, "VOSF")?;
 
         // Wait states first: the clock only goes up after flash can follow it.
-        modify(
-            FLASH_ACR,
+        FLASH_ACR.modify(
             ACR_LATENCY_MASK,
             WAIT_STATES | ACR_PRFTEN | ACR_ICEN | ACR_DCEN,
         );
-        if read(FLASH_ACR) & ACR_LATENCY_MASK != WAIT_STATES {
+        if FLASH_ACR.read() & ACR_LATENCY_MASK != WAIT_STATES {
             return Err(ClockError::FlashLatency(WAIT_STATES));
         }
 
-        modify(RCC_CR, CR_PLLON, 0);
+        RCC_CR.modify(CR_PLLON, 0);
         wait(RCC_CR, CR_PLLRDY, 0, "PLL off")?;
-        // SAFETY: RCC_PLLCFGR is a fixed RCC register; the PLL is off, so writing its whole
-        // configuration (documented in the module comment) is allowed.
-        unsafe { write_volatile(RCC_PLLCFGR, PLLCFGR) };
-        modify(RCC_CR, 0, CR_PLLON);
+        // The PLL is off, so its whole configuration (module comment) may be written.
+        RCC_PLLCFGR.write(PLLCFGR);
+        RCC_CR.modify(0, CR_PLLON);
         wait(RCC_CR, CR_PLLRDY, CR_PLLRDY, "PLLRDY")?;
 
-        modify(RCC_CFGR, CFGR_PRESCALER_MASK, 0);
-        modify(RCC_CFGR, CFGR_SW_MASK, CFGR_SW_PLL);
+        RCC_CFGR.modify(CFGR_PRESCALER_MASK, 0);
+        RCC_CFGR.modify(CFGR_SW_MASK, CFGR_SW_PLL);
         wait(RCC_CFGR, CFGR_SWS_MASK, CFGR_SWS_PLL, "SWS=PLL")?;
 
         Ok(Clocks {

@@ -4,6 +4,8 @@
 //! The shared root is `SNAPUQ_SHARED` or `../shared` beside the repository. When it is missing,
 //! tests that need it skip with a message on a developer's machine, and fail under CI
 //! (`CI=true` or `SNAPUQ_REQUIRE_SHARED=1`), so CI can never pass without running them.
+pub mod qemu;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
