@@ -360,6 +360,7 @@ fn c_and_cpp_programs_drive_the_ops_through_the_c_abi() {
     let mut weights = [0f32; limits::MAX_TAPS];
     weights[..2].copy_from_slice(&[0.6, 0.4]);
     let co = CalibrateOptions {
+        stats: 0,
         taps: 2,
         weights,
         classes: 10,

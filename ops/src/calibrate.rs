@@ -6,9 +6,14 @@
 //! (probabilities or logits per option `cls`); T+1 `table` float32 `[2,n]` (isotonic only).
 //! Outputs (a prefix of): 0 `U` float32 `[N]`; 1 `S` float32 `[N]`; 2 `abstain` uint8/int8/bool
 //! `[N]` (0/1); 3 `U_q` uint8 `[N]` (scale 1/255, zero point 0).
+//! With mapping `classwise`, input T+1 is the coefficient table float32 `[2, classes + F]` and
+//! inputs T+2.. are `stats` SNAP_PROJECT stats tensors float32 `[N,2]` (option `stats`).
 //!
 //! Float32 throughout (both target MCUs have an FPU): `S = Σ w_ℓ ē_ℓ`,
-//! `m = α(1−C) + (1−α)(1−margin)`, `U = σ(β0 + β1 S + β2 m)` or `U = table(γS + (1−γ)m)`.
+//! `m = α(1−C) + (1−α)(1−margin)`, `U = σ(β0 + β1 S + β2 m)` or `U = table(γS + (1−γ)m)`,
+//! or (classwise) `U = σ(a[ĉ] + b[ĉ]·L + Σ_j (g_j + h_j·L)·f_j)` with `ĉ` the predicted class,
+//! `L = ln(1 − C + ε_L)` and features `f = (ln(ē_ℓ + ε_e))_ℓ ++ (stats)_k` — see
+//! [`classwise_logit`] and docs/ops.md for why.
 
 use crate::controller::{ControllerParams, ControllerState};
 use crate::error::{OpError, OpKind, Port};
@@ -38,7 +43,13 @@ pub mod keys {
     pub const KAPPA: &str = "kappa";
     pub const TAU_MIN: &str = "tau_min";
     pub const TAU_MAX: &str = "tau_max";
+    pub const STATS: &str = "stats";
 }
+
+/// ε of `L = ln(1 − C + ε_L)` in the classwise mapping.
+pub const CLASSWISE_EPS_C: f32 = 1e-4;
+/// ε of `ln(ē + ε_e)` in the classwise mapping.
+pub const CLASSWISE_EPS_E: f32 = 1e-6;
 
 /// The error for options that need a variant compiled out of this build.
 const fn unsupported(key: &'static str, feature: &'static str) -> OpError {
@@ -65,6 +76,10 @@ pub enum Mapping {
     Logistic { beta: [f32; 3] },
     /// `U = table(γ·S + (1−γ)·m)` (App. J), table given as input T+1.
     Isotonic { gamma: f32 },
+    /// `U = σ(a[ĉ] + b[ĉ]·L + Σ_j (g_j + h_j·L)·f_j)`: a per-predicted-class logistic on the
+    /// log error of the confidence, with each tap's log ē and each stats value as extra
+    /// features (and their interaction with L); coefficients as input T+1, `[2, classes + F]`.
+    Classwise,
 }
 
 /// Parsed custom options of SNAP_CALIBRATE.
@@ -85,6 +100,8 @@ pub struct CalibrateOptions {
     pub tau: f32,
     /// Budgeted controller (App. K), if enabled.
     pub controller: Option<ControllerParams>,
+    /// SNAP_PROJECT stats inputs (`[N,2]` each) after the coefficient table (classwise only).
+    pub stats: usize,
 }
 
 impl CalibrateOptions {
@@ -132,11 +149,12 @@ impl CalibrateOptions {
             },
             #[cfg(not(feature = "isotonic"))]
             Some(b"isotonic") => return Err(unsupported(keys::MAPPING, "isotonic")),
+            Some(b"classwise") => Mapping::Classwise,
             Some(_) => {
                 return Err(OpError::OptionValue {
                     op: OP,
                     key: keys::MAPPING,
-                    problem: "must be \"logistic\" or \"isotonic\"",
+                    problem: "must be \"logistic\", \"isotonic\" or \"classwise\"",
                 })
             }
         };
@@ -165,6 +183,7 @@ impl CalibrateOptions {
             mapping,
             tau: m.f32_or(keys::TAU, 0.5).map_err(f)?,
             controller,
+            stats: m.usize_or(keys::STATS, 0).map_err(f)?,
         };
         o.validate()?;
         Ok(o)
@@ -218,6 +237,15 @@ impl CalibrateOptions {
         if !self.tau.is_finite() {
             return bad(keys::TAU, "must be finite");
         }
+        if self.stats > limits::MAX_TAPS {
+            return bad(keys::STATS, "must be in 0..=8");
+        }
+        if self.stats > 0 && !matches!(self.mapping, Mapping::Classwise) {
+            return bad(
+                keys::STATS,
+                "needs mapping \"classwise\" (only it reads stats)",
+            );
+        }
         if let Some(p) = &self.controller {
             if let Some((key, problem)) = p.check() {
                 return bad(key, problem);
@@ -226,14 +254,20 @@ impl CalibrateOptions {
         Ok(())
     }
 
-    /// Inputs the op takes: T taps + classifier (+ isotonic table).
+    /// Inputs the op takes: T taps + classifier (+ isotonic or classwise table, + stats).
     pub const fn num_inputs(&self) -> usize {
         self.taps
             + 1
             + match self.mapping {
                 Mapping::Isotonic { .. } => 1,
+                Mapping::Classwise => 1 + self.stats,
                 Mapping::Logistic { .. } => 0,
             }
+    }
+
+    /// Features `F` of the classwise mapping: one per tap plus two per stats input.
+    pub const fn classwise_features(&self) -> usize {
+        self.taps + crate::project::STATS_PER_SAMPLE * self.stats
     }
 
     /// Initial controller state (if the controller is enabled).
@@ -280,6 +314,10 @@ impl CalibrateOptions {
             Mapping::Isotonic { gamma } => {
                 m.push(keys::MAPPING, "isotonic");
                 m.push(keys::GAMMA, gamma);
+            }
+            Mapping::Classwise => {
+                m.push(keys::MAPPING, "classwise");
+                m.push(keys::STATS, self.stats as i64);
             }
         }
         m.push(keys::TAU, self.tau);
@@ -412,6 +450,50 @@ pub fn prepare(
                     })
                 }
             }
+        }
+        Mapping::Classwise => {
+            let t = required(inputs, opts.taps + 1, "classwise table")?;
+            let port = Port::Input((opts.taps + 1) as u8);
+            if t.dtype != DType::Float32 {
+                return Err(OpError::DType {
+                    op: OP,
+                    port,
+                    name: "classwise table",
+                    got: t.dtype,
+                    expected: "float32",
+                });
+            }
+            let width = (opts.classes + opts.classwise_features()) as i32;
+            crate::error::check_dims(
+                OP,
+                port,
+                "classwise table",
+                t.dims,
+                &[2, width],
+                "[2, classes + taps + 2·stats]",
+            )?;
+            for k in 0..opts.stats {
+                let i = opts.taps + 2 + k;
+                let st = required(inputs, i, "stats")?;
+                if st.dtype != DType::Float32 {
+                    return Err(OpError::DType {
+                        op: OP,
+                        port: Port::Input(i as u8),
+                        name: "stats",
+                        got: st.dtype,
+                        expected: "float32 (output 1 of SNAP_PROJECT)",
+                    });
+                }
+                crate::error::check_dims(
+                    OP,
+                    Port::Input(i as u8),
+                    "stats",
+                    st.dims,
+                    &[batch as i32, crate::project::STATS_PER_SAMPLE as i32],
+                    "[N, 2] from SNAP_PROJECT",
+                )?;
+            }
+            width as usize
         }
         Mapping::Logistic { .. } => 0,
     };
@@ -596,6 +678,55 @@ pub fn sigmoid(x: f32) -> f32 {
     }
 }
 
+/// The classwise logit `a[ĉ] + b[ĉ]·L + Σ_j (g_j + h_j·L)·f_j` of one sample.
+///
+/// Why this form: on real data the softmax's error rate at a given confidence depends on the
+/// predicted class (a "cat" at C = 0.9 is wrong far more often than a "truck" at C = 0.9), and
+/// under a shift the classes the network collapses onto become suspect. A per-class intercept
+/// and slope on `L = ln(1 − C + ε)` capture that at `2·classes` floats; the surprisal and the
+/// spatial statistics enter as features with their own slope on `L`, so they can raise the
+/// error estimate of confident predictions under a shift without reordering the confident
+/// clean ones. `table` is `[2, classes + F]`: row 0 `a ++ g`, row 1 `b ++ h`; `feats` holds F
+/// values (ln ē per tap, then the stats values). Out-of-range windows give NaN (U = 1).
+pub fn classwise_logit(table: &[f32], classes: usize, class: usize, l: f32, feats: &[f32]) -> f32 {
+    let width = classes + feats.len();
+    if class >= classes || table.len() < 2 * width {
+        return f32::NAN;
+    }
+    let (row_a, row_b) = (&table[..width], &table[width..2 * width]);
+    let mut z = row_a[class] + row_b[class] * l;
+    for (j, f) in feats.iter().enumerate() {
+        z += (row_a[classes + j] + row_b[classes + j] * l) * f;
+    }
+    z
+}
+
+/// `L = ln(1 − C + ε_L)` of the classwise mapping (kernel f32; the converter calls this too).
+pub fn classwise_l(c: f32) -> f32 {
+    libm::logf((1.0 - c).max(0.0) + CLASSWISE_EPS_C)
+}
+
+/// The classwise feature of one tap's ē: `ln(max(ē, 0) + ε_e)`.
+pub fn classwise_ln_ebar(e: f32) -> f32 {
+    libm::logf(e.max(0.0) + CLASSWISE_EPS_E)
+}
+
+/// Index of the largest classifier value of one sample (the first on ties, as argmax does).
+pub fn predicted_class(cls: &ClassifierData<'_>, start: usize, classes: usize) -> usize {
+    let end = start.saturating_add(classes).min(cls.len());
+    let mut best = 0;
+    let mut top = f32::NEG_INFINITY;
+    for (k, i) in (start.min(end)..end).enumerate() {
+        // Ordering on the raw codes equals ordering on the dequantized values (scale > 0).
+        let v = cls.real(i, 1.0, 0);
+        if v > top {
+            top = v;
+            best = k;
+        }
+    }
+    best
+}
+
 /// Runs the op. `ebar[ℓ]` is tap ℓ's ē tensor; `state` must be given when the controller is
 /// enabled (persistent between invocations).
 pub fn eval(
@@ -604,6 +735,22 @@ pub fn eval(
     ebar: &[&[f32]],
     cls: ClassifierData<'_>,
     table: Option<&[f32]>,
+    state: Option<&mut ControllerState>,
+    out: CalibrateOutputs<'_>,
+) -> Result<(), OpError> {
+    eval_with_stats(opts, plan, ebar, cls, table, &[], state, out)
+}
+
+/// [`eval`] with the SNAP_PROJECT stats inputs the classwise mapping reads (`stats[k]` is
+/// `[N,2]`; pass `&[]` for the other mappings).
+#[allow(clippy::too_many_arguments)]
+pub fn eval_with_stats(
+    opts: &CalibrateOptions,
+    plan: &CalibratePlan,
+    ebar: &[&[f32]],
+    cls: ClassifierData<'_>,
+    table: Option<&[f32]>,
+    stats: &[&[f32]],
     mut state: Option<&mut ControllerState>,
     out: CalibrateOutputs<'_>,
 ) -> Result<(), OpError> {
@@ -629,6 +776,33 @@ pub fn eval(
             problem: "is required by mapping isotonic but absent",
         })?;
         check_isotonic_table(t, plan.table_len)?;
+    }
+    if let Mapping::Classwise = opts.mapping {
+        let t = table.ok_or(OpError::Data {
+            op: OP,
+            port: Port::Input((opts.taps + 1) as u8),
+            name: "classwise table",
+            problem: "is required by mapping classwise but absent",
+        })?;
+        let width = l + opts.classwise_features();
+        crate::error::check_len(OP, "classwise table", t.len(), 2 * width)?;
+        if plan.table_len != width || t[..2 * width].iter().any(|v| !v.is_finite()) {
+            return Err(OpError::Data {
+                op: OP,
+                port: Port::Input((opts.taps + 1) as u8),
+                name: "classwise table",
+                problem: "must be [2, classes + taps + 2·stats] of finite values",
+            });
+        }
+        crate::error::check_len(OP, "stats inputs (count)", stats.len(), opts.stats)?;
+        for st in &stats[..opts.stats] {
+            crate::error::check_len(
+                OP,
+                "stats input",
+                st.len(),
+                nb.saturating_mul(crate::project::STATS_PER_SAMPLE),
+            )?;
+        }
     }
     crate::error::check_len(OP, "output 0 (U)", out.u.len(), nb)?;
     if let Some(s) = &out.s {
@@ -673,6 +847,27 @@ pub fn eval(
             // Compiled out: rejected by `validate` above (NaN would mean "abstain").
             #[cfg(not(feature = "isotonic"))]
             Mapping::Isotonic { .. } => f32::NAN,
+            Mapping::Classwise => {
+                let mut feats = [0f32; limits::MAX_TAPS * (1 + crate::project::STATS_PER_SAMPLE)];
+                let mut k = 0;
+                for e in &ebar[..opts.taps] {
+                    feats[k] = classwise_ln_ebar(e[n]);
+                    k += 1;
+                }
+                for st in &stats[..opts.stats] {
+                    let at = n * crate::project::STATS_PER_SAMPLE;
+                    for v in &st[at..at + crate::project::STATS_PER_SAMPLE] {
+                        feats[k] = *v;
+                        k += 1;
+                    }
+                }
+                let class = predicted_class(&cls, n * l, l);
+                let lc = classwise_l(c);
+                // Checked above: the table is Some with 2·width finite values.
+                table.map_or(f32::NAN, |t| {
+                    sigmoid(classwise_logit(t, l, class, lc, &feats[..k]))
+                })
+            }
         };
         let u = if u.is_nan() {
             1.0
@@ -700,13 +895,20 @@ pub fn eval(
     Ok(())
 }
 
-/// Cost per sample: `T + L` MACs (+ L exps for logits, + log2 n compares for isotonic);
-/// parameters `8n` bytes (isotonic table); state 12 bytes with the controller.
+/// Cost per sample: `T + L` MACs (+ L exps for logits, + log2 n compares for isotonic, + 2F
+/// MACs and T logs for classwise); parameters `8n` bytes (isotonic or classwise table of width
+/// n); state 12 bytes with the controller.
 pub const fn cost(opts: &CalibrateOptions, table_len: usize) -> Cost {
     Cost {
-        macs: (opts.taps + opts.classes + 4) as u64,
+        macs: (opts.taps
+            + opts.classes
+            + 4
+            + match opts.mapping {
+                Mapping::Classwise => 2 * opts.classwise_features(),
+                _ => 0,
+            }) as u64,
         param_bytes: match opts.mapping {
-            Mapping::Isotonic { .. } => 8 * table_len as u64,
+            Mapping::Isotonic { .. } | Mapping::Classwise => 8 * table_len as u64,
             Mapping::Logistic { .. } => 0,
         },
         scratch_bytes: 0,
@@ -727,6 +929,7 @@ mod tests {
         weights[0] = 0.75;
         weights[1] = 0.25;
         CalibrateOptions {
+            stats: 0,
             taps: 2,
             weights,
             classes: 2,
@@ -940,5 +1143,85 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.message().as_str().contains("controller state"));
+    }
+
+    #[test]
+    fn hand_computed_classwise_with_stats() {
+        let mut o = opts(Mapping::Classwise, None);
+        o.stats = 1;
+        assert_eq!(o.num_inputs(), 2 + 1 + 1 + 1);
+        assert_eq!(o.classwise_features(), 4);
+        #[cfg(feature = "std")]
+        assert_eq!(CalibrateOptions::parse(&o.to_flexbuffer()).unwrap(), o);
+        // Width 2 classes + 4 features: row a = [a0, a1, g0..g3], row b = [b0, b1, h0..h3].
+        let table = [
+            0.5f32, -1.0, 0.1, 0.2, 0.3, 0.4, //
+            2.0, 3.0, 0.0, 0.5, 0.0, -0.25,
+        ];
+        let descs = [
+            Some(TensorDesc::new(DType::Float32, &[1])),
+            Some(TensorDesc::new(DType::Float32, &[1])),
+            Some(TensorDesc::new(DType::Int8, &[1, 2])),
+            Some(TensorDesc::new(DType::Float32, &[2, 6])),
+            Some(TensorDesc::new(DType::Float32, &[1, 2])),
+        ];
+        let plan = prepare(&o, &descs, &[TensorDesc::new(DType::Float32, &[1])]).unwrap();
+        assert_eq!(plan.table_len, 6);
+        // Class 1 wins (p = [0.25, 0.75]): C = 0.75, L = ln(0.25 + 1e-4).
+        let cls = [-64i8, 64];
+        let (e0, e1, st) = ([1.0f32], [3.0f32], [0.5f32, -2.0]);
+        let mut u = [0f32];
+        eval_with_stats(
+            &o,
+            &plan,
+            &[&e0, &e1],
+            ClassifierData::I8(&cls),
+            Some(&table),
+            &[&st],
+            None,
+            CalibrateOutputs {
+                u: &mut u,
+                s: None,
+                abstain: None,
+                u_q: None,
+            },
+        )
+        .unwrap();
+        let l = (0.25f64 + 1e-4).ln();
+        let f = [(1.0f64 + 1e-6).ln(), (3.0f64 + 1e-6).ln(), 0.5, -2.0];
+        let (g, h) = ([0.1, 0.2, 0.3, 0.4], [0.0, 0.5, 0.0, -0.25]);
+        let mut z = -1.0 + 3.0 * l;
+        for j in 0..4 {
+            z += (g[j] + h[j] * l) * f[j];
+        }
+        let want = 1.0 / (1.0 + (-z).exp());
+        assert!((u[0] as f64 - want).abs() < 1e-5, "{} vs {want}", u[0]);
+        // A table of the wrong width, stats without classwise, and a missing stats input fail.
+        let mut short = descs;
+        short[3] = Some(TensorDesc::new(DType::Float32, &[2, 5]));
+        assert!(prepare(&o, &short, &[TensorDesc::new(DType::Float32, &[1])]).is_err());
+        let mut lg = opts(Mapping::Logistic { beta: [0.0; 3] }, None);
+        lg.stats = 1;
+        assert!(lg.validate().is_err());
+        let missing = [descs[0], descs[1], descs[2], descs[3], None];
+        assert!(prepare(&o, &missing, &[TensorDesc::new(DType::Float32, &[1])]).is_err());
+        let mut nan = table;
+        nan[7] = f32::NAN;
+        assert!(eval_with_stats(
+            &o,
+            &plan,
+            &[&e0, &e1],
+            ClassifierData::I8(&cls),
+            Some(&nan),
+            &[&st],
+            None,
+            CalibrateOutputs {
+                u: &mut u,
+                s: None,
+                abstain: None,
+                u_q: None,
+            },
+        )
+        .is_err());
     }
 }

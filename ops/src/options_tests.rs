@@ -39,6 +39,7 @@ fn calibrate_opts(isotonic: bool, ctrl: bool) -> CalibrateOptions {
     let mut weights = [0f32; 8];
     weights[..3].copy_from_slice(&[0.5, 0.3, 0.2]);
     CalibrateOptions {
+        stats: 0,
         taps: 3,
         weights,
         classes: 10,
@@ -438,6 +439,7 @@ fn eval_with_garbage_plans_and_options_errors_instead_of_panicking() {
             act: huge,
             has_bias: false,
             identity: false,
+            stats: false,
         },
         &[0; 64],
         &[0; 32 * 64],
@@ -456,6 +458,7 @@ fn eval_with_garbage_plans_and_options_errors_instead_of_panicking() {
         },
         has_bias: false,
         identity: false,
+        stats: false,
     };
     assert!(project::eval::<PortableDot>(
         &bad,

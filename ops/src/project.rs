@@ -2,7 +2,9 @@
 //!
 //! Inputs: 0 `a` int8 `[N,H,W,C_in]` (or `[N,C_in]`, `[N,L,C_in]`), 1 `P` int8 `[r,C_in]`
 //! (symmetric, per-tensor scale), 2 `bias` int32 `[r]` (optional: absent or TFLM index −1).
-//! Output: 0 `z` int8 `[N,r]`.
+//! Outputs: 0 `z` int8 `[N,r]`; 1 `stats` float32 `[N,2]` (optional): the spatial statistics
+//! of `a` from [`crate::quant::spatial_stats`] (log spread around the channel means, log
+//! neighbour difference), the calibrator's per-sample shift features.
 //!
 //! `P` is optional when `r == c_in`: an absent `P` is the identity with scale 1 (codes 1,
 //! `p_scale = 1`), so `z = requant(GAP(a) − a_zp + bias)`. A square projector adds nothing the
@@ -18,7 +20,7 @@ use crate::dot::DotS8;
 use crate::error::{OpError, OpKind, Port};
 use crate::flex::FlexMap;
 use crate::limits;
-use crate::quant::{gap_s8, multiply_by_quantized_multiplier, SHIFT_RANGE};
+use crate::quant::{gap_s8, multiply_by_quantized_multiplier, spatial_stats, SHIFT_RANGE};
 use crate::tensor::{ActShape, DType, Dims, TensorDesc};
 use crate::Cost;
 
@@ -149,6 +151,8 @@ pub struct ProjectPlan {
     pub has_bias: bool,
     /// `P` is absent: the identity (only with `r == c_in`).
     pub identity: bool,
+    /// Output 1 (`stats`) is present.
+    pub stats: bool,
 }
 
 /// Input indices.
@@ -156,6 +160,9 @@ pub const INPUT_A: usize = 0;
 pub const INPUT_P: usize = 1;
 pub const INPUT_BIAS: usize = 2;
 pub const OUTPUT_Z: usize = 0;
+pub const OUTPUT_STATS: usize = 1;
+/// Values per sample of output 1 (`stats`).
+pub const STATS_PER_SAMPLE: usize = 2;
 
 /// Validates tensor descriptors against the options. `inputs[2]` may be omitted (no bias);
 /// `inputs[1]` may be omitted when `r == c_in` (identity projector).
@@ -174,13 +181,13 @@ pub fn prepare(
             max: 3,
         });
     }
-    if outputs.len() != 1 {
+    if !(1..=2).contains(&outputs.len()) {
         return Err(OpError::Count {
             op: OP,
             outputs: true,
             got: outputs.len(),
             min: 1,
-            max: 1,
+            max: 2,
         });
     }
     let a = required(inputs, INPUT_A, "a")?;
@@ -252,10 +259,26 @@ pub fn prepare(
         &[act.batch as i32, opts.r as i32],
         "batch of input 0 × r",
     )?;
+    let stats = match outputs.get(OUTPUT_STATS) {
+        Some(t) => {
+            expect_dtype(Port::Output(1), "stats", t.dtype, DType::Float32, "float32")?;
+            crate::error::check_dims(
+                OP,
+                Port::Output(1),
+                "stats",
+                t.dims,
+                &[act.batch as i32, STATS_PER_SAMPLE as i32],
+                "batch of input 0 × 2",
+            )?;
+            true
+        }
+        None => false,
+    };
     Ok(ProjectPlan {
         act,
         has_bias,
         identity,
+        stats,
     })
 }
 
@@ -319,6 +342,22 @@ pub fn eval<D: DotS8>(
     z: &mut [i8],
     scratch: &mut [i8],
 ) -> Result<(), OpError> {
+    eval_with_stats::<D>(opts, plan, a, p, bias, z, None, scratch)
+}
+
+/// [`eval`] that also writes output 1 (`stats`, `[N,2]` float32) when `stats` is given; the
+/// statistics reuse the pooled means, so they cost one more pass over `a` and no scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn eval_with_stats<D: DotS8>(
+    opts: &ProjectOptions,
+    plan: &ProjectPlan,
+    a: &[i8],
+    p: &[i8],
+    bias: Option<&[i32]>,
+    z: &mut [i8],
+    mut stats: Option<&mut [f32]>,
+    scratch: &mut [i8],
+) -> Result<(), OpError> {
     opts.validate()?;
     let (c, r) = (opts.c_in, opts.r);
     let per_sample = plan.act.spatial.saturating_mul(c);
@@ -344,10 +383,23 @@ pub fn eval<D: DotS8>(
         z.len(),
         plan.act.batch.saturating_mul(r),
     )?;
+    if let Some(st) = &stats {
+        crate::error::check_len(
+            OP,
+            "output 1 (stats)",
+            st.len(),
+            plan.act.batch.saturating_mul(STATS_PER_SAMPLE),
+        )?;
+    }
     crate::error::check_len(OP, "scratch", scratch.len(), c)?;
     let g = &mut scratch[..c];
     for n in 0..plan.act.batch {
-        gap_s8(&a[n * per_sample..(n + 1) * per_sample], g);
+        let sample = &a[n * per_sample..(n + 1) * per_sample];
+        gap_s8(sample, g);
+        if let Some(st) = stats.as_deref_mut() {
+            let v = spatial_stats(sample, g);
+            st[n * STATS_PER_SAMPLE..(n + 1) * STATS_PER_SAMPLE].copy_from_slice(&v);
+        }
         let zrow = &mut z[n * r..(n + 1) * r];
         for (j, zj) in zrow.iter_mut().enumerate() {
             let mut acc = if plan.identity {
@@ -362,6 +414,37 @@ pub fn eval<D: DotS8>(
                 .saturating_add(opts.z_zp);
             *zj = q.clamp(-128, 127) as i8;
         }
+    }
+    Ok(())
+}
+
+/// Output 1 (`stats`) alone, for runtimes that compute `z` elsewhere (the CMSIS-NN path):
+/// pools each sample into `scratch` ([`scratch_bytes`]) and writes its two statistics.
+pub fn eval_stats(
+    opts: &ProjectOptions,
+    plan: &ProjectPlan,
+    a: &[i8],
+    stats: &mut [f32],
+    scratch: &mut [i8],
+) -> Result<(), OpError> {
+    opts.validate()?;
+    let c = opts.c_in;
+    let per_sample = plan.act.spatial.saturating_mul(c);
+    let batch = plan.act.batch;
+    crate::error::check_len(OP, "input 0 (a)", a.len(), batch.saturating_mul(per_sample))?;
+    crate::error::check_len(
+        OP,
+        "output 1 (stats)",
+        stats.len(),
+        batch.saturating_mul(STATS_PER_SAMPLE),
+    )?;
+    crate::error::check_len(OP, "scratch", scratch.len(), c)?;
+    let g = &mut scratch[..c];
+    for n in 0..batch {
+        let sample = &a[n * per_sample..(n + 1) * per_sample];
+        gap_s8(sample, g);
+        let v = spatial_stats(sample, g);
+        stats[n * STATS_PER_SAMPLE..(n + 1) * STATS_PER_SAMPLE].copy_from_slice(&v);
     }
     Ok(())
 }
@@ -480,6 +563,7 @@ mod tests {
             },
             has_bias: false,
             identity: false,
+            stats: false,
         };
         let a = [10i8, 20, 30, 12, 22, 32, -5, 0, 5, -7, 2, 9];
         let p = [50i8, -60, 70, 1, 2, 3];
@@ -493,6 +577,7 @@ mod tests {
             },
             has_bias: false,
             identity: false,
+            stats: false,
         };
         let mut z = [0i8; 2];
         eval::<PortableDot>(&o, &one, &a[6..], &p, None, &mut z, &mut s).unwrap();
@@ -501,5 +586,56 @@ mod tests {
         assert_eq!(c.macs, 49 * 3 + 2 * 3);
         assert_eq!(c.param_bytes, 6 + 8);
         assert_eq!(c.scratch_bytes, 3);
+    }
+
+    #[test]
+    fn stats_output_matches_hand_computation() {
+        let o = ProjectOptions::from_scales(2, 2, 0.1, 0, 0.1, 0.1, 0).unwrap();
+        let a_desc = TensorDesc::new(DType::Int8, &[1, 3, 2]);
+        let plan = prepare(
+            &o,
+            &[Some(a_desc)],
+            &[
+                TensorDesc::new(DType::Int8, &[1, 2]),
+                TensorDesc::new(DType::Float32, &[1, 2]),
+            ],
+        )
+        .unwrap();
+        assert!(plan.stats);
+        // Three positions × two channels; channel means 2 and −2 (exact).
+        let a = [0i8, 0, 2, -2, 4, -4];
+        let (mut z, mut st, mut s) = ([0i8; 2], [0f32; 2], [0i8; 2]);
+        eval_with_stats::<PortableDot>(&o, &plan, &a, &[], None, &mut z, Some(&mut st), &mut s)
+            .unwrap();
+        // Squares: ch0 (4,0,4), ch1 (4,0,4) → rms = sqrt(16/6); |Δ| = 2,2,2,2 → tv = 2.
+        let rms = (16.0f32 / 6.0).sqrt();
+        assert!((st[0] - (rms + 0.01).ln()).abs() < 1e-6, "{st:?}");
+        assert!((st[1] - (2.0f32 + 0.01).ln()).abs() < 1e-6, "{st:?}");
+        // z is the same as without the stats output.
+        let mut z2 = [0i8; 2];
+        eval::<PortableDot>(&o, &plan, &a, &[], None, &mut z2, &mut s).unwrap();
+        assert_eq!(z, z2);
+        // A wrong stats shape or dtype is refused, and a short stats buffer is an error.
+        let bad = prepare(
+            &o,
+            &[Some(a_desc)],
+            &[
+                TensorDesc::new(DType::Int8, &[1, 2]),
+                TensorDesc::new(DType::Float32, &[1, 3]),
+            ],
+        );
+        assert!(bad.is_err());
+        let mut short = [0f32; 1];
+        assert!(eval_with_stats::<PortableDot>(
+            &o,
+            &plan,
+            &a,
+            &[],
+            None,
+            &mut z,
+            Some(&mut short),
+            &mut s
+        )
+        .is_err());
     }
 }

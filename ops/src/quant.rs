@@ -127,6 +127,47 @@ pub fn gap_s8(sample: &[i8], out: &mut [i8]) {
     }
 }
 
+/// Spatial statistics of one sample of an int8 channels-last activation, in code units, as
+/// natural logs: `[ln(rms + ε), ln(tv + ε)]` with ε = [`STATS_EPS`], where
+/// `rms = sqrt(Σ (q − g_c)² / (HW·C))` is the spread of the activation around its pooled
+/// channel means `g` (the GAP codes of [`gap_s8`]) and
+/// `tv = Σ |q[p+1,c] − q[p,c]| / ((HW−1)·C)` is the mean absolute difference of neighbouring
+/// positions in row-major order (row ends included; 0 when HW = 1).
+///
+/// Why: the calibrator's per-sample shift signal. Pooled means (what GAP keeps) barely move
+/// under noise, blur or contrast loss; the spread and the high-frequency energy of an early
+/// activation do (docs/ops.md, "SNAP_PROJECT stats"). Integer sums are exact (u64), and the
+/// float tail uses `libm`, so hosts and MCUs give the same bits.
+pub fn spatial_stats(sample: &[i8], g: &[i8]) -> [f32; 2] {
+    let c = g.len();
+    if c == 0 || sample.len() < c {
+        return [libm::logf(STATS_EPS); 2];
+    }
+    let spatial = sample.len() / c;
+    let mut sq: u64 = 0;
+    let mut tv: u64 = 0;
+    for (p, row) in sample.chunks_exact(c).enumerate() {
+        for (ch, (&q, &m)) in row.iter().zip(g).enumerate() {
+            let d = q as i32 - m as i32;
+            sq += (d * d) as u64;
+            if p + 1 < spatial {
+                let next = sample[(p + 1) * c + ch] as i32;
+                tv += (next - q as i32).unsigned_abs() as u64;
+            }
+        }
+    }
+    let rms = libm::sqrtf(sq as f32 / (spatial * c) as f32);
+    let tv = if spatial > 1 {
+        tv as f32 / ((spatial - 1) * c) as f32
+    } else {
+        0.0
+    };
+    [libm::logf(rms + STATS_EPS), libm::logf(tv + STATS_EPS)]
+}
+
+/// ε of [`spatial_stats`] (code units: far below one quantization step).
+pub const STATS_EPS: f32 = 0.01;
+
 /// Fractional bits of the fixed-point pooled activation and of μ in SNAP_SURPRISAL
 /// (units of `a_scale / 2^12`).
 pub const MU_FRAC_BITS: u32 = 12;

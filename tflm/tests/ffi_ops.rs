@@ -721,6 +721,7 @@ fn calibrate_opts(controller: bool) -> CalibrateOptions {
     weights[0] = 0.6;
     weights[1] = 0.4;
     CalibrateOptions {
+        stats: 0,
         taps: 2,
         weights,
         classes: 10,

@@ -85,6 +85,18 @@ pub fn attach(bb: &Backbone, plan: &Plan) -> Result<(Model, Attached)> {
     }
     let mut inserts: Vec<(usize, u8, NewOperator)> = Vec::new();
     let mut ebar_tensors = Vec::new();
+    // The classwise map reads SNAP_PROJECT's stats output of its first `stats` taps.
+    let n_stats = match &plan.calibrator {
+        Calibrator::Classwise(c) => c.stats,
+        _ => 0,
+    };
+    if n_stats > plan.taps.len() {
+        bail!(
+            "the plan's calibrator reads {n_stats} stats inputs but has {} taps",
+            plan.taps.len()
+        );
+    }
+    let mut stats_tensors = Vec::new();
     let mut bytes = 0u64;
     for (k, t) in plan.taps.iter().enumerate() {
         let q = &t.quantized;
@@ -153,10 +165,26 @@ pub fn attach(bb: &Backbone, plan: &Plan) -> Result<(Model, Attached)> {
             + 4 * (q.p_bias.len() + q.b_mu.len() + q.b_ls.len() + q.lut.len()) as u64;
         let po = q.project_options()?.to_flexbuffer();
         let so = q.surprisal_options()?.to_flexbuffer();
+        let mut project_outputs = vec![z];
+        if k < n_stats {
+            let st = m.add_intermediate_tensor(
+                &name("stats"),
+                &[1, snapuq_ops::project::STATS_PER_SAMPLE as i32],
+                TensorType::FLOAT32,
+                None,
+            )?;
+            project_outputs.push(st);
+            stats_tensors.push(st);
+        }
         inserts.push((
             s.project_at,
             1,
-            NewOperator::custom(OpKind::Project.custom_code(), project_inputs, vec![z], po),
+            NewOperator::custom(
+                OpKind::Project.custom_code(),
+                project_inputs,
+                project_outputs,
+                po,
+            ),
         ));
         inserts.push((
             s.surprisal_at,
@@ -198,6 +226,18 @@ pub fn attach(bb: &Backbone, plan: &Plan) -> Result<(Model, Attached)> {
         )?;
         bytes += 8 * table_len as u64;
         inputs.push(tab);
+    }
+    if let Calibrator::Classwise(c) = &plan.calibrator {
+        table_len = c.width();
+        let tab = m.add_constant_tensor(
+            "snapuq/classwise",
+            &[2, table_len as i32],
+            TensorData::Float32(c.table.clone()),
+            None,
+        )?;
+        bytes += 8 * table_len as u64;
+        inputs.push(tab);
+        inputs.extend_from_slice(&stats_tensors);
     }
     let u = m.add_intermediate_tensor("snapuq/U", &[1], TensorType::FLOAT32, None)?;
     let s = m.add_intermediate_tensor("snapuq/S", &[1], TensorType::FLOAT32, None)?;

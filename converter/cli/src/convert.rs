@@ -13,7 +13,10 @@ use std::time::Instant;
 
 use crate::attach::{self, Plan, PlanTap, PLAN_FORMAT};
 use crate::data::{self, Dataset, PixelRange};
-use crate::pipeline::{self, Backbone, CalibConfig, Calibration, FittedTap, PartSummary, Site};
+use crate::pipeline::{
+    self, Backbone, CalibConfig, Calibration, FittedTap, MappingChoice, PartSummary, Site,
+};
+use crate::shifts::ShiftMix;
 
 /// Fraction of a labeled `--calib` set used for fitting when no `--dev` is given.
 const CALIB_SPLIT: f64 = 0.6;
@@ -110,8 +113,13 @@ pub struct CalibArgs {
     /// Label-free mapping: U = σ(β0 + β1·S) (β2 = 0).
     #[arg(long)]
     pub label_free: bool,
-    /// Isotonic (PAV) mapping on ψ = γS + (1−γ)m instead of the logistic one.
-    #[arg(long)]
+    /// The map from the features to U: `classwise` (default: a logistic per predicted class on
+    /// ln(1 − C), ln ē per tap and the spatial statistics), `logistic` (the paper's
+    /// σ(β0 + β1·S + β2·m)) or `isotonic` (PAV on ψ = γS + (1−γ)m).
+    #[arg(long, value_enum, default_value_t = MappingChoice::Classwise)]
+    pub mapping: MappingChoice,
+    /// Same as `--mapping isotonic` (kept for scripts written before `--mapping`).
+    #[arg(long, conflicts_with = "mapping")]
     pub isotonic: bool,
     /// τ so that this fraction of dev samples is accepted (U < τ).
     #[arg(long, default_value_t = 0.90, conflicts_with_all = ["budget", "tau"])]
@@ -125,9 +133,12 @@ pub struct CalibArgs {
     /// α of m(x) = α(1−C) + (1−α)(1−margin).
     #[arg(long, default_value_t = 0.5)]
     pub alpha: f32,
-    /// Add Gaussian-noise, defocus-blur and contrast copies (severity 3) of the dev set to the dev mix.
-    #[arg(long)]
-    pub shifts: bool,
+    /// Synthetic shifts in the dev mix: `auto` (default: the corruption suite for image
+    /// inputs, none otherwise), `suite` (all 12 corruption families, each dev sample once per
+    /// family at a rotating severity 1–5; docs/converter.md) or `none`. A bare `--shifts` means
+    /// `suite`.
+    #[arg(long, value_enum, default_value_t = ShiftMix::Auto, num_args = 0..=1, default_missing_value = "suite")]
+    pub shifts: ShiftMix,
 }
 
 impl CalibArgs {
@@ -139,7 +150,11 @@ impl CalibArgs {
         };
         CalibConfig {
             label_free: self.label_free,
-            isotonic: self.isotonic,
+            mapping: if self.isotonic {
+                MappingChoice::Isotonic
+            } else {
+                self.mapping
+            },
             alpha: self.alpha,
             rule,
         }
@@ -342,7 +357,8 @@ pub fn run(args: &Args) -> Result<()> {
         &resolver,
         &taps,
         &dev,
-        args.calib.shifts,
+        args.calib.shifts.resolve(&bb.input),
+        args.calib.config().mapping.stats(),
         args.data.pixel_range,
     )?;
     let cal = pipeline::calibrate(&taps, &bb.classifier, &parts, &args.calib.config())?;

@@ -522,9 +522,35 @@ pub fn ebars(taps: &[FittedTap], acts: &TapActivations) -> Result<Vec<Vec<f32>>>
 #[derive(Debug, Clone, Copy)]
 pub struct CalibConfig {
     pub label_free: bool,
-    pub isotonic: bool,
+    pub mapping: MappingChoice,
     pub alpha: f32,
     pub rule: ThresholdRule,
+}
+
+/// The SNAP_CALIBRATE mapping the converter fits.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MappingChoice {
+    /// Per-predicted-class logistic on ln(1 − C) with ln ē and spatial statistics (default).
+    #[default]
+    Classwise,
+    /// The paper's 3-parameter logistic σ(β0 + β1·S + β2·m) (eq. 11).
+    Logistic,
+    /// Isotonic (PAV) map of ψ = γS + (1−γ)m (App. J).
+    Isotonic,
+}
+
+/// SNAP_PROJECT stats inputs the classwise mapping reads (the first tap's `a_{ℓ−1}`: the
+/// earliest, highest-resolution activation the kit already pools).
+pub const CLASSWISE_STATS: usize = 1;
+
+impl MappingChoice {
+    /// Stats inputs this mapping reads.
+    pub fn stats(self) -> usize {
+        match self {
+            MappingChoice::Classwise => CLASSWISE_STATS,
+            _ => 0,
+        }
+    }
 }
 
 /// One labeled dev part's per-sample values.
@@ -534,6 +560,8 @@ pub struct DevData {
     pub classifier: Vec<f32>,
     pub labels: Vec<usize>,
     pub shifted: bool,
+    /// SNAP_PROJECT stats per stats input (`[N, 2]` each, classwise mapping).
+    pub stats: Vec<Vec<f32>>,
     /// Raw model outputs per sample.
     pub outputs: Vec<Vec<Vec<u8>>>,
 }
@@ -609,16 +637,22 @@ pub fn calibrate(
         .iter()
         .map(|p| p.ebar.iter().map(Vec::as_slice).collect())
         .collect();
+    let stat_refs: Vec<Vec<&[f32]>> = parts
+        .iter()
+        .map(|p| p.stats.iter().map(Vec::as_slice).collect())
+        .collect();
     let dev_parts: Vec<DevPart<'_>> = parts
         .iter()
         .zip(&refs)
-        .map(|(p, r)| DevPart {
+        .zip(&stat_refs)
+        .map(|((p, r), st)| DevPart {
             ebar: r,
             classifier: &p.classifier,
             classes: cls.classes,
             kind: cls.kind(),
             labels: &p.labels,
             shifted: p.shifted,
+            stats: st,
         })
         .collect();
     let dev = calibrate::assemble_dev_set(&dev_parts, &weights, cfg.alpha)?;
@@ -628,28 +662,44 @@ pub fn calibrate(
             dev.len()
         );
     }
-    let calibrator = if cfg.isotonic {
-        let gamma = if cfg.label_free {
-            1.0
-        } else {
-            calibrate::tune_gamma(&dev.s, &dev.m, &dev.wrong)?
-        };
-        let psi = calibrate::blend(&dev.s, &dev.m, gamma);
-        Calibrator::Isotonic(calibrate::fit_isotonic(
-            &psi,
-            &dev.wrong,
-            gamma,
-            calibrate::DEFAULT_MAX_STEPS,
-        )?)
-    } else {
-        Calibrator::Logistic(calibrate::fit_logistic(
+    let calibrator = match cfg.mapping {
+        MappingChoice::Isotonic => {
+            let gamma = if cfg.label_free {
+                1.0
+            } else {
+                calibrate::tune_gamma(&dev.s, &dev.m, &dev.wrong)?
+            };
+            let psi = calibrate::blend(&dev.s, &dev.m, gamma);
+            Calibrator::Isotonic(calibrate::fit_isotonic(
+                &psi,
+                &dev.wrong,
+                gamma,
+                calibrate::DEFAULT_MAX_STEPS,
+            )?)
+        }
+        MappingChoice::Logistic => Calibrator::Logistic(calibrate::fit_logistic(
             &dev.s,
             &dev.m,
             &dev.wrong,
             !cfg.label_free,
             true,
             calibrate::DEFAULT_L2,
-        )?)
+        )?),
+        MappingChoice::Classwise => {
+            let n_stats = parts.first().map_or(0, |p| p.stats.len());
+            Calibrator::Classwise(snapuq_fit::classwise::fit_classwise(
+                snapuq_fit::classwise::ClasswiseData {
+                    class: &dev.class,
+                    l: &dev.l,
+                    feats: &dev.feats,
+                    features: dev.features,
+                    wrong: &dev.wrong,
+                },
+                cls.classes,
+                n_stats,
+                snapuq_fit::classwise::DEFAULT_CLASSWISE_L2,
+            )?)
+        }
     };
     let u = calibrator.u_all(&dev);
     let op = calibrate::choose_threshold(&u, &dev.wrong, cfg.rule)?;
@@ -694,39 +744,69 @@ pub fn calibrate(
     })
 }
 
-/// Dev parts from a labeled data set: the ID part and, with `shifts`, Gaussian-noise, defocus
-/// blur and contrast copies (severity 3) made by dequantizing the int8 input to pixels.
+/// Dev parts from a labeled data set: the ID part and, with `shifts`, the corruption suite
+/// of [`crate::shifts::suite`] (one part per family, rotating severities 1–5). With `stats`
+/// > 0, the SNAP_PROJECT statistics of the first `stats` taps' `a_{ℓ−1}` are computed with the
+/// kernel's own code for the classwise calibrator.
 pub fn dev_parts(
     bb: &Backbone,
     resolver: &OpResolver<'_>,
     taps: &[FittedTap],
     dev: &Dataset,
     shifts: bool,
+    stats: usize,
     pixels: crate::data::PixelRange,
 ) -> Result<Vec<DevData>> {
-    let labels = dev
-        .labels
-        .clone()
-        .ok_or_else(|| anyhow!("the dev data {} has no labels (give --dev-labels, a class-folder tree or a CIFAR .bin)", dev.source))?;
+    if dev.labels.is_none() {
+        bail!(
+            "the dev data {} has no labels (give --dev-labels, a class-folder tree or a CIFAR .bin)",
+            dev.source
+        );
+    }
     let sites: Vec<Site> = taps.iter().map(|t| t.site.clone()).collect();
     let mut sets = vec![("id".to_string(), dev.clone(), false)];
     if shifts {
-        for (c, sev) in crate::shifts::DEFAULT_SHIFTS {
-            let shifted = crate::shifts::shift_dataset(&bb.input, dev, c, sev, pixels)?;
-            sets.push((format!("{}-{sev}", c.name()), shifted, true));
+        for (name, set) in crate::shifts::suite(&bb.input, dev, pixels)? {
+            sets.push((name, set, true));
         }
     }
     let mut out = Vec::new();
     for (name, set, shifted) in sets {
         let acts = tap_activations(bb, resolver, &sites, &set, &format!("dev {name}"))?;
+        let labels = set.labels.clone().unwrap_or_default();
+        let stats = (0..stats.min(taps.len()))
+            .map(|k| projector_stats(&taps[k], &acts.pairs[k].0, acts.n))
+            .collect::<Result<Vec<_>>>()?;
         out.push(DevData {
             name,
             ebar: ebars(taps, &acts)?,
             classifier: acts.collected_classifier,
-            labels: labels.clone(),
+            labels,
             shifted,
+            stats,
             outputs: acts.outputs,
         });
+    }
+    Ok(out)
+}
+
+/// SNAP_PROJECT's `stats` output of one tap on `n` samples of its `a_{ℓ−1}` (raw int8),
+/// computed with the kernel function the device runs.
+pub fn projector_stats(tap: &FittedTap, prev: &[i8], n: usize) -> Result<Vec<f32>> {
+    let c = tap.quantized.c_in;
+    let per = tap.site.spatial_in * c;
+    if prev.len() != n * per || c == 0 {
+        bail!(
+            "tap {}: {} activation values for {n} samples of {per}",
+            tap.site.choice.name,
+            prev.len()
+        );
+    }
+    let mut g = vec![0i8; c];
+    let mut out = Vec::with_capacity(n * snapuq_ops::project::STATS_PER_SAMPLE);
+    for sample in prev.chunks_exact(per) {
+        snapuq_ops::quant::gap_s8(sample, &mut g);
+        out.extend_from_slice(&snapuq_ops::quant::spatial_stats(sample, &g));
     }
     Ok(out)
 }

@@ -175,7 +175,8 @@ pub mod calibrate {
             &resolver,
             &taps,
             &dev,
-            args.calib.shifts,
+            args.calib.shifts.resolve(&bb.input),
+            args.calib.config().mapping.stats(),
             args.data.pixel_range,
         )?;
         let cal = pipeline::calibrate(&taps, &bb.classifier, &parts, &args.calib.config())?;

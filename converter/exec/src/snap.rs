@@ -33,7 +33,7 @@ use snapuq_ops::calibrate::{
     self, CalibrateOptions, CalibrateOutputs, ClassifierData, OUTPUT_ABSTAIN, OUTPUT_S, OUTPUT_U,
 };
 use snapuq_ops::controller::{ControllerState, STATE_BYTES};
-use snapuq_ops::project::{self, ProjectOptions, INPUT_A, INPUT_BIAS, INPUT_P, OUTPUT_Z};
+use snapuq_ops::project::{self, ProjectOptions, INPUT_A, INPUT_BIAS, INPUT_P};
 use snapuq_ops::surprisal::{self, SurprisalInputs, SurprisalOptions};
 use snapuq_ops::{limits, OpError, OpKind, Port, PortableDot, TensorDesc};
 
@@ -314,13 +314,17 @@ impl SnapProject {
             Some(b) => Some(as_i32(&b, OP, Port::Input(2), "bias")?),
             None => None,
         };
-        let z = ctx
+        let (z, rest) = ctx
             .outputs
-            .get_mut(OUTPUT_Z)
+            .split_first_mut()
             .ok_or(absent(OP, Port::Output(0), "z"))?;
         let z: &mut [i8] = bytemuck::cast_slice_mut(&mut *z.data);
+        let stats = match rest.first_mut() {
+            Some(t) if plan.stats => Some(out_f32(t, OP, Port::Output(1), "stats")?),
+            _ => None,
+        };
         let scratch: &mut [i8] = bytemuck::cast_slice_mut(&mut *ctx.persistent);
-        project::eval::<PortableDot>(&opts, &plan, as_i8(&a), p, bias, z, scratch)
+        project::eval_with_stats::<PortableDot>(&opts, &plan, as_i8(&a), p, bias, z, stats, scratch)
     }
 }
 
@@ -494,14 +498,24 @@ impl SnapCalibrate {
             )?),
         };
         let table = match ins.get(taps + 1).copied().flatten() {
-            Some(t) => Some(as_f32(
-                &t,
-                OP,
-                Port::Input((taps + 1) as u8),
-                "isotonic table",
-            )?),
+            Some(t) => Some(as_f32(&t, OP, Port::Input((taps + 1) as u8), "table")?),
             None => None,
         };
+        let mut stats: [&[f32]; limits::MAX_TAPS] = [&[]; limits::MAX_TAPS];
+        let n_stats = if matches!(opts.mapping, calibrate::Mapping::Classwise) {
+            opts.stats.min(limits::MAX_TAPS)
+        } else {
+            0
+        };
+        for (k, st) in stats.iter_mut().enumerate().take(n_stats) {
+            let i = taps + 2 + k;
+            *st = as_f32(
+                &input(ins, OP, i, "stats")?,
+                OP,
+                Port::Input(i as u8),
+                "stats",
+            )?;
+        }
         let mut state = match opts.controller {
             Some(_) => Some(load_state(ctx.persistent).ok_or(OpError::Data {
                 op: OP,
@@ -524,12 +538,13 @@ impl SnapCalibrate {
         let abstain = outs.next().map(|t| &mut *t.data);
         let u_q = outs.next().map(|t| &mut *t.data);
         let out = CalibrateOutputs { u, s, abstain, u_q };
-        calibrate::eval(
+        calibrate::eval_with_stats(
             &opts,
             &plan,
             &ebar[..taps],
             cls,
             table,
+            &stats[..n_stats],
             state.as_mut().map(|(s, _)| s),
             out,
         )?;

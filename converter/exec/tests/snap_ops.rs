@@ -130,6 +130,7 @@ fn augment(project_options: Option<Vec<u8>>) -> (Vec<u8>, Heads) {
     let mut weights = [0f32; limits::MAX_TAPS];
     weights[0] = 1.0;
     let calibrate = CalibrateOptions {
+        stats: 0,
         taps: 1,
         weights,
         classes,
@@ -560,6 +561,7 @@ fn reset_restores_the_controller_state() {
         tau_max: 0.95,
     };
     let opts = CalibrateOptions {
+        stats: 0,
         taps: 1,
         weights,
         classes: 3,
@@ -662,6 +664,7 @@ fn reset_restores_the_controller_state() {
 
     // Without ctrl the node needs no persistent bytes.
     let plain = CalibrateOptions {
+        stats: 0,
         controller: None,
         ..opts
     }

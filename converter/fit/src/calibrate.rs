@@ -118,6 +118,8 @@ pub struct DevPart<'a> {
     pub labels: &'a [usize],
     /// Whether this part is shifted (CID/OOD) data; only recorded for the report.
     pub shifted: bool,
+    /// SNAP_PROJECT stats per stats input (`[N, 2]` each; the classwise mapping's features).
+    pub stats: &'a [&'a [f32]],
 }
 
 /// The labeled dev mix the calibrator is fitted on.
@@ -133,6 +135,18 @@ pub struct DevSet {
     pub shifted: Vec<bool>,
     /// MSP `C` per sample (for baselines in the report).
     pub msp: Vec<f32>,
+    /// Predicted class per sample (classwise mapping).
+    #[serde(default)]
+    pub class: Vec<u32>,
+    /// `L = ln(1 − C + ε)` per sample, kernel f32 (classwise mapping).
+    #[serde(default)]
+    pub l: Vec<f32>,
+    /// Classwise features per sample, row-major: ln ē per tap, then the stats values.
+    #[serde(default)]
+    pub feats: Vec<f32>,
+    /// Features per sample in `feats`.
+    #[serde(default)]
+    pub features: usize,
 }
 
 impl DevSet {
@@ -154,6 +168,14 @@ impl DevSet {
 /// predictions vs labels, for the ID part and any shifted parts.
 pub fn assemble_dev_set(parts: &[DevPart<'_>], weights: &[f32], alpha: f32) -> Result<DevSet> {
     let mut dev = DevSet::default();
+    let n_stats = parts.first().map_or(0, |p| p.stats.len());
+    if parts.iter().any(|p| p.stats.len() != n_stats) {
+        return Err(FitError::BadConfig {
+            what: "dev parts".into(),
+            why: "every part needs the same number of stats inputs".into(),
+        });
+    }
+    dev.features = weights.len() + snapuq_ops::project::STATS_PER_SAMPLE * n_stats;
     for (k, p) in parts.iter().enumerate() {
         let n = p.labels.len();
         let s = aggregate_score(p.ebar, weights)?;
@@ -181,6 +203,32 @@ pub fn assemble_dev_set(parts: &[DevPart<'_>], weights: &[f32], alpha: f32) -> R
         let m = confidence_term(p.classifier, p.classes, p.kind, alpha)?;
         let msp = confidence_term(p.classifier, p.classes, p.kind, 1.0)?;
         let pred = predictions(p.classifier, p.classes);
+        let per = snapuq_ops::project::STATS_PER_SAMPLE;
+        for (k, st) in p.stats.iter().enumerate() {
+            check_array(&format!("dev part {k}: stats"), st, n * per)?;
+        }
+        let data = snapuq_ops::calibrate::ClassifierData::F32(p.classifier);
+        for i in 0..n {
+            let (c, _) = snapuq_ops::calibrate::confidence_margin(
+                p.kind,
+                &data,
+                i * p.classes,
+                p.classes,
+                1.0,
+                0,
+            );
+            dev.l.push(snapuq_ops::calibrate::classwise_l(c));
+            dev.class.push(
+                snapuq_ops::calibrate::predicted_class(&data, i * p.classes, p.classes) as u32,
+            );
+            for e in p.ebar {
+                dev.feats
+                    .push(snapuq_ops::calibrate::classwise_ln_ebar(e[i]));
+            }
+            for st in p.stats {
+                dev.feats.extend_from_slice(&st[i * per..(i + 1) * per]);
+            }
+        }
         dev.s.extend_from_slice(&s);
         dev.m.extend_from_slice(&m);
         dev.msp.extend(msp.iter().map(|v| 1.0 - v));
@@ -551,10 +599,27 @@ pub fn tune_gamma(s: &[f32], m: &[f32], wrong: &[bool]) -> Result<f32> {
 pub enum Calibrator {
     Logistic(LogisticFit),
     Isotonic(IsotonicTable),
+    Classwise(crate::classwise::ClasswiseFit),
 }
 
 impl Calibrator {
-    /// `U` with the kernel's arithmetic (f32, NaN → 1, clamped to [0, 1]).
+    /// `U` of dev sample `i` with the kernel's arithmetic (f32, NaN → 1, clamped to [0, 1]).
+    pub fn u_of(&self, dev: &DevSet, i: usize) -> f32 {
+        match self {
+            Calibrator::Classwise(c) => {
+                let f = dev.features;
+                c.u(
+                    dev.class[i] as usize,
+                    dev.l[i],
+                    &dev.feats[i * f..(i + 1) * f],
+                )
+            }
+            _ => self.u(dev.s[i], dev.m[i]),
+        }
+    }
+
+    /// `U` from `(S, m)` with the kernel's arithmetic (f32, NaN → 1, clamped to [0, 1]); the
+    /// classwise map needs more than `(S, m)`: use [`Calibrator::u_of`] (this gives NaN → 1).
     pub fn u(&self, s: f32, m: f32) -> f32 {
         let u = match self {
             Calibrator::Logistic(f) => {
@@ -562,6 +627,7 @@ impl Calibrator {
                 sigmoid(b[0] + b[1] * s + b[2] * m)
             }
             Calibrator::Isotonic(t) => t.eval(s, m),
+            Calibrator::Classwise(_) => f32::NAN,
         };
         if u.is_nan() {
             1.0
@@ -572,11 +638,7 @@ impl Calibrator {
 
     /// `U` for every dev sample.
     pub fn u_all(&self, dev: &DevSet) -> Vec<f32> {
-        dev.s
-            .iter()
-            .zip(&dev.m)
-            .map(|(&s, &m)| self.u(s, m))
-            .collect()
+        (0..dev.len()).map(|i| self.u_of(dev, i)).collect()
     }
 }
 
@@ -615,6 +677,10 @@ pub fn calibrate_options(
         *d = *s as f32;
     }
     let opts = CalibrateOptions {
+        stats: match calibrator {
+            Calibrator::Classwise(c) => c.stats,
+            _ => 0,
+        },
         taps: weights.len(),
         weights: w,
         classes: classifier.classes,
@@ -627,6 +693,7 @@ pub fn calibrate_options(
                 beta: f.beta.map(|v| v as f32),
             },
             Calibrator::Isotonic(t) => Mapping::Isotonic { gamma: t.gamma },
+            Calibrator::Classwise(_) => Mapping::Classwise,
         },
         tau,
         controller,

@@ -13,7 +13,7 @@
 //! 3. [`quantize`]: int8 quantization of `P` and the heads with every fixed-point constant the
 //!    SNAP kernels need, plus the int8-vs-float error of `ē`.
 //! 4. [`calibrate`]: the score `S`, the confidence term `m`, the logistic / isotonic map to
-//!    `U`, and the threshold `τ`.
+//!    `U`, and the threshold `τ`; [`classwise`] the per-class map (the default).
 //! 5. [`report`]: the serde [`report::FitReport`] the CLI prints.
 //!
 //! All arrays are row-major: `x[i * c + j]` is channel `j` of sample `i`.
@@ -22,6 +22,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod calibrate;
+pub mod classwise;
 pub mod error;
 pub mod heads;
 pub mod quantize;

@@ -68,6 +68,15 @@ impl SnapOp for Calibrate {
         } else {
             None
         };
+        let mut stats: [&[f32]; limits::MAX_TAPS] = [&[]; limits::MAX_TAPS];
+        let n_stats = if matches!(data.opts.mapping, calibrate::Mapping::Classwise) {
+            data.opts.stats.min(limits::MAX_TAPS)
+        } else {
+            0
+        };
+        for (k, st) in stats.iter_mut().enumerate().take(n_stats) {
+            *st = t.input::<f32>(taps + 2 + k)?;
+        }
         let n = plan.num_outputs;
         let out = CalibrateOutputs {
             u: t.output::<f32>(calibrate::OUTPUT_U)?,
@@ -87,12 +96,13 @@ impl SnapOp for Calibrate {
                 None
             },
         };
-        calibrate::eval(
+        calibrate::eval_with_stats(
             &data.opts,
             plan,
             &ebar[..taps],
             cls,
             table,
+            &stats[..n_stats],
             data.state.as_mut(),
             out,
         )

@@ -54,18 +54,32 @@ impl SnapOp for Project {
             None
         };
         let z = t.output::<i8>(project::OUTPUT_Z)?;
+        let stats = if plan.stats {
+            Some(t.output::<f32>(project::OUTPUT_STATS)?)
+        } else {
+            None
+        };
         let scratch = i8_from_bytes(scratch);
-        // The identity has no matrix for CMSIS-NN to multiply.
+        // The identity has no matrix for CMSIS-NN to multiply; the stats pass re-pools `a`
+        // after the CMSIS-NN projection (the portable path pools once for both).
         #[cfg(feature = "cmsis-nn")]
         let result = if plan.identity {
-            project::eval::<super::Dot>(&data.opts, plan, a, p, bias, z, scratch)
+            project::eval_with_stats::<super::Dot>(&data.opts, plan, a, p, bias, z, stats, scratch)
                 .map_err(Failure::from)
         } else {
-            crate::cmsis_nn::project(&data.opts, plan, a, p, bias, z, scratch)
+            crate::cmsis_nn::project(&data.opts, plan, a, p, bias, z, scratch).and_then(|()| {
+                match stats {
+                    Some(st) => {
+                        project::eval_stats(&data.opts, plan, a, st, scratch).map_err(Failure::from)
+                    }
+                    None => Ok(()),
+                }
+            })
         };
         #[cfg(not(feature = "cmsis-nn"))]
-        let result = project::eval::<super::Dot>(&data.opts, plan, a, p, bias, z, scratch)
-            .map_err(Failure::from);
+        let result =
+            project::eval_with_stats::<super::Dot>(&data.opts, plan, a, p, bias, z, stats, scratch)
+                .map_err(Failure::from);
         result
     }
 }

@@ -223,6 +223,7 @@ fn dev_set_assembly() {
     let probs = [0.9f32, 0.1, 0.4, 0.6, 0.5, 0.5];
     let labels = [0usize, 0, 1];
     let part = DevPart {
+        stats: &[],
         ebar: &taps,
         classifier: &probs,
         classes: 2,
@@ -231,6 +232,7 @@ fn dev_set_assembly() {
         shifted: false,
     };
     let shifted = DevPart {
+        stats: &[],
         shifted: true,
         ..part
     };
@@ -244,6 +246,7 @@ fn dev_set_assembly() {
     assert!((dev.msp[1] - 0.6).abs() < 1e-6);
     let bad = [5usize, 0, 0];
     let p = DevPart {
+        stats: &[],
         labels: &bad,
         ..part
     };
