@@ -60,6 +60,9 @@ pub const SHARED_MODELS: [&str; 4] = [
 
 /// The CIFAR-10 images shipped in the shared root.
 pub const CIFAR_5K: &str = "data/cifar10/train-5k.bin";
+/// The CIFAR-10 **test** images: for reported results and quality gates only, never for
+/// fitting or tuning anything.
+pub const CIFAR_TEST_5K: &str = "data/cifar10/test-5k.bin";
 
 /// Python interpreter with `tflite-micro` and numpy: `SNAPUQ_PYTHON`, else `<repo>/.venv`,
 /// else `python3`. Returns `None` (after printing why) when it cannot import the oracle and we
