@@ -684,3 +684,41 @@ pub fn print_report(r: &ConvertReport) {
         println!("note: {n}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_split_is_disjoint_deterministic_and_mixes_classes() {
+        // Class-sorted like a class-folder tree: a file-order cut would give the dev part
+        // only the last classes.
+        let ds = Dataset {
+            samples: (0..100u8).map(|i| vec![i]).collect(),
+            labels: Some((0..100).map(|i| i / 10).collect()),
+            source: "tree".into(),
+        };
+        let (fit, dev) = seeded_split(ds.clone(), 60, CALIB_SPLIT_SEED);
+        assert_eq!((fit.len(), dev.len()), (60, 40));
+        let mut all: Vec<u8> = fit
+            .samples
+            .iter()
+            .chain(&dev.samples)
+            .map(|s| s[0])
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..100u8).collect::<Vec<_>>());
+        for part in [&fit, &dev] {
+            let mut classes: Vec<usize> = part.labels.clone().unwrap();
+            classes.sort_unstable();
+            classes.dedup();
+            assert_eq!(classes.len(), 10, "{}", part.source);
+            // Labels still belong to their samples.
+            for (s, &l) in part.samples.iter().zip(part.labels.as_ref().unwrap()) {
+                assert_eq!(s[0] as usize / 10, l);
+            }
+        }
+        let (again, _) = seeded_split(ds, 60, CALIB_SPLIT_SEED);
+        assert_eq!(again.samples, fit.samples);
+    }
+}

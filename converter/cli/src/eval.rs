@@ -241,8 +241,11 @@ pub fn evaluate(args: &Args) -> Result<EvalReport> {
         pixels: args.pixel_range,
         all_families: args.all_families,
     };
-    let set = records::build(spec, &ds, tune.as_ref(), &cfg)?;
+    let mut set = records::build(spec, &ds, tune.as_ref(), &cfg)?;
     let out = features::collect(&facts, &set.inputs)?;
+    // The inputs are not needed after the pass; with --all-families they are ~1 GB for
+    // CIFAR test-5k, so free them before the bootstraps and the per-sample records.
+    set.inputs = Vec::new();
 
     // Correctness per record (OOD records are never correct).
     let pred = metrics::argmax_rows(&out.classifier, classes).map_err(e)?;

@@ -124,6 +124,15 @@ pub struct ConditionTable {
     pub shown: Vec<[String; 2]>,
 }
 
+/// A row before its numbers: which records it covers.
+struct RowSpec {
+    name: String,
+    scope: ConditionScope,
+    family: Option<usize>,
+    severity: Option<u8>,
+    idx: Vec<usize>,
+}
+
 /// Records of `idx` grouped by source sample, in first-seen order.
 fn clusters(idx: &[usize], source: &[usize]) -> Vec<Vec<usize>> {
     let mut pos: BTreeMap<usize, usize> = BTreeMap::new();
@@ -243,21 +252,22 @@ pub fn condition_table(inp: &ConditionInputs<'_>) -> Result<ConditionTable> {
         (Some(a), _) => format!("s{a}"),
         _ => String::new(),
     };
-    let mut specs: Vec<(
-        String,
-        ConditionScope,
-        Option<usize>,
-        Option<u8>,
-        Vec<usize>,
-    )> = vec![
-        (
+    let spec = |name: String, scope, family, severity, idx| RowSpec {
+        name,
+        scope,
+        family,
+        severity,
+        idx,
+    };
+    let mut specs = vec![
+        spec(
             "clean".into(),
             ConditionScope::Clean,
             None,
             None,
             select(&|c| c == RecordCondition::Clean),
         ),
-        (
+        spec(
             "pooled ID+CID".into(),
             ConditionScope::Pooled,
             None,
@@ -271,14 +281,14 @@ pub fn condition_table(inp: &ConditionInputs<'_>) -> Result<ConditionTable> {
         if of_family.is_empty() {
             continue;
         }
-        specs.push((
+        specs.push(spec(
             fam.clone(),
             ConditionScope::Family,
             Some(k),
             None,
             of_family.clone(),
         ));
-        specs.push((
+        specs.push(spec(
             format!("{fam} mean {sev_span}"),
             ConditionScope::FamilyMean,
             Some(k),
@@ -293,7 +303,7 @@ pub fn condition_table(inp: &ConditionInputs<'_>) -> Result<ConditionTable> {
                 }
             });
             if !cell.is_empty() {
-                specs.push((
+                specs.push(spec(
                     format!("{fam} s{s}"),
                     ConditionScope::Cell,
                     Some(k),
@@ -305,7 +315,14 @@ pub fn condition_table(inp: &ConditionInputs<'_>) -> Result<ConditionTable> {
     }
 
     let mut rows = Vec::with_capacity(specs.len());
-    for (r, (name, scope, family, severity, idx)) in specs.into_iter().enumerate() {
+    for (r, sp) in specs.into_iter().enumerate() {
+        let RowSpec {
+            name,
+            scope,
+            family,
+            severity,
+            idx,
+        } = sp;
         let stat = if scope == ConditionScope::FamilyMean {
             Statistic::MeanOverSeverities(inp.condition)
         } else {

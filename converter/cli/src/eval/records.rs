@@ -177,7 +177,8 @@ pub fn build(
         bail!("no shift families selected; pass at least one name to --corruptions");
     }
     // (half, dataset, sample index in it, position for the family rotation, seed salt)
-    let mut plan: Vec<(Half, &Dataset, usize, usize, u64)> = Vec::new();
+    type Planned<'d> = (Half, &'d Dataset, usize, usize, u64);
+    let mut plan: Vec<Planned<'_>> = Vec::new();
     match tune {
         None => {
             if !(0.05..=0.95).contains(&cfg.dev_fraction) {
