@@ -20,6 +20,10 @@ use crate::shifts::ShiftMix;
 
 /// Fraction of a labeled `--calib` set used for fitting when no `--dev` is given.
 const CALIB_SPLIT: f64 = 0.6;
+/// Seed of the automatic fit/dev split's shuffle. A shuffle, not file order, because a
+/// class-folder tree loads class by class: a file-order cut would fit the heads on some
+/// classes and measure the calibrator on the others.
+const CALIB_SPLIT_SEED: u64 = 0;
 
 /// Model and tap options.
 #[derive(clap::Args, Debug, Clone)]
@@ -69,18 +73,62 @@ pub struct DataArgs {
     pub pixel_range: PixelRange,
 }
 
+/// Where the calibrator's dev data came from relative to the data the heads were fitted on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DevSource {
+    /// `--dev` is a different file from `--calib`.
+    #[default]
+    SeparateFile,
+    /// `--dev` is the same file as `--calib`: the dev figures are in-sample.
+    SameFile,
+    /// No `--dev`: a labeled `--calib` was split into disjoint fit and dev parts.
+    AutoSplit,
+    /// No dev data was needed (e.g. the `taps` step).
+    None,
+}
+
+/// The dev design of a conversion: which samples fitted the heads and which measured the
+/// calibrator, so a reader of the report can tell honest dev figures from in-sample ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DevDesign {
+    pub source: DevSource,
+    /// True when the dev samples are (or include) the samples the heads were fitted on, so the
+    /// report's dev AUROCs and coverage are optimistic.
+    pub in_sample: bool,
+    /// Samples used for fitting, after `--max-calib`.
+    pub calib_samples: usize,
+    /// Dev samples, after `--max-dev`.
+    pub dev_samples: usize,
+    /// Which samples went where, in words (file names, index ranges, the rule).
+    pub rule: String,
+}
+
 impl DataArgs {
     /// Loads the calibration set, and the dev set (or splits a labeled calibration set).
     pub fn load(&self, bb: &Backbone, need_dev: bool) -> Result<(Dataset, Option<Dataset>)> {
+        self.load_with_design(bb, need_dev).map(|(c, d, _)| (c, d))
+    }
+
+    /// [`DataArgs::load`] plus the dev design. Warns on stderr when `--calib` and `--dev` are
+    /// the same file: the dev figures are then measured on the fitting samples.
+    pub fn load_with_design(
+        &self,
+        bb: &Backbone,
+        need_dev: bool,
+    ) -> Result<(Dataset, Option<Dataset>, DevDesign)> {
         let Some(cp) = &self.calib else {
             bail!("--calib is required: give unlabeled calibration data (.npy, image folder or CIFAR .bin)");
         };
         let mut calib = data::load(cp, None, &bb.input, self.pixel_range)?;
+        let mut split_at = None;
         let mut dev = match &self.dev {
             Some(d) => Some(data::load(d, self.dev_labels.as_deref(), &bb.input, self.pixel_range)?),
             None if need_dev && calib.labels.is_some() => {
-                let n = (calib.len() as f64 * CALIB_SPLIT).round() as usize;
-                let (c, d) = calib.split(n);
+                let total = calib.len();
+                let n = (total as f64 * CALIB_SPLIT).round() as usize;
+                split_at = Some((n, total));
+                let (c, d) = seeded_split(calib, n, CALIB_SPLIT_SEED);
                 calib = c;
                 Some(d)
             }
@@ -103,8 +151,82 @@ impl DataArgs {
                 );
             }
         }
-        Ok((calib, dev))
+        let same = match (&self.dev, std::fs::canonicalize(cp)) {
+            (Some(d), Ok(c)) => std::fs::canonicalize(d).is_ok_and(|d| d == c),
+            _ => false,
+        };
+        let dev_n = dev.as_ref().map_or(0, Dataset::len);
+        let design = match (&self.dev, split_at) {
+            (Some(d), _) if same => DevDesign {
+                source: DevSource::SameFile,
+                in_sample: true,
+                calib_samples: calib.len(),
+                dev_samples: dev_n,
+                rule: format!(
+                    "--calib and --dev are the same file ({}): the heads were fitted on samples 0..{} and the dev figures use samples 0..{dev_n} of it, so the dev figures are in-sample (optimistic); give a disjoint --dev, or only a labeled --calib to split it automatically",
+                    d.display(),
+                    calib.len()
+                ),
+            },
+            (Some(d), _) => DevDesign {
+                source: DevSource::SeparateFile,
+                in_sample: false,
+                calib_samples: calib.len(),
+                dev_samples: dev_n,
+                rule: format!(
+                    "heads fitted on {} ({} samples), dev = {} ({dev_n} samples)",
+                    cp.display(),
+                    calib.len(),
+                    d.display()
+                ),
+            },
+            (None, Some((n, total))) => DevDesign {
+                source: DevSource::AutoSplit,
+                in_sample: false,
+                calib_samples: calib.len(),
+                dev_samples: dev_n,
+                rule: format!(
+                    "automatic disjoint split of the labeled --calib {} ({total} samples): indices ordered by SplitMix64(seed {CALIB_SPLIT_SEED}, index), the first {n} ({:.0}%) fit the heads, the other {} are dev; then --max-calib/--max-dev keep the first {} / {dev_n} of each part",
+                    cp.display(),
+                    CALIB_SPLIT * 100.0,
+                    total - n,
+                    calib.len(),
+                ),
+            },
+            (None, None) => DevDesign {
+                source: DevSource::None,
+                in_sample: false,
+                calib_samples: calib.len(),
+                dev_samples: 0,
+                rule: format!("{} samples of {} (no dev data needed)", calib.len(), cp.display()),
+            },
+        };
+        if design.in_sample {
+            eprintln!(
+                "WARNING: --calib and --dev are the same file: the dev AUROCs, τ and coverage in the report are IN-SAMPLE (measured on the samples the heads were fitted on) and overstate what a deployment will see. Give a disjoint --dev, or drop --dev to split a labeled --calib automatically."
+            );
+        }
+        Ok((calib, dev, design))
     }
+}
+
+/// Splits `ds` into the first `n` samples of a seeded order and the rest (each part keeps the
+/// seeded order; sources say which file they came from).
+fn seeded_split(ds: Dataset, n: usize, seed: u64) -> (Dataset, Dataset) {
+    let mut order: Vec<usize> = (0..ds.len()).collect();
+    order.sort_by_key(|&i| (crate::eval::records::mix(seed, i as u64), i));
+    let n = n.min(order.len());
+    let part = |idx: &[usize], what: &str| Dataset {
+        samples: idx.iter().map(|&i| ds.samples[i].clone()).collect(),
+        labels: ds
+            .labels
+            .as_ref()
+            .map(|l| idx.iter().map(|&i| l[i]).collect()),
+        source: format!("{} [{what} of the seeded split]", ds.source),
+    };
+    let fit = part(&order[..n], "fit part");
+    let dev = part(&order[n..], "dev part");
+    (fit, dev)
 }
 
 /// Calibrator options.
@@ -283,6 +405,10 @@ pub struct ConvertReport {
     /// U of every ID dev sample (converter arithmetic), for reproducing on a host or device.
     pub dev_u: Vec<f32>,
     pub host_check: HostCheck,
+    /// Which samples fitted the heads and which measured the calibrator; `in_sample` marks
+    /// dev figures measured on fitting samples.
+    #[serde(default)]
+    pub dev_design: DevDesign,
     pub seconds: f64,
 }
 
@@ -342,7 +468,7 @@ pub fn run(args: &Args) -> Result<()> {
     // A model problem is reported before any data is read: no point loading calibration data
     // for a backbone without a tap.
     bb.require_taps()?;
-    let (calib, dev) = args.data.load(&bb, true)?;
+    let (calib, dev, design) = args.data.load_with_design(&bb, true)?;
     let dev = dev.context("no dev data")?;
     let taps = fitted_taps(
         &bb,
@@ -405,6 +531,7 @@ pub fn run(args: &Args) -> Result<()> {
         calib.len(),
         host,
         arena,
+        design,
         t0,
     )?;
     attach::write_atomic(&out, &bytes)?;
@@ -436,6 +563,7 @@ fn build_report(
     calib_samples: usize,
     host: HostCheck,
     arena: ArenaEstimate,
+    dev_design: DevDesign,
     t0: Instant,
 ) -> Result<ConvertReport> {
     let parts: Vec<TapParts<'_>> = taps
@@ -493,6 +621,7 @@ fn build_report(
         tau: cal.operating_point.tau,
         dev_u: cal.u[..n_id].to_vec(),
         host_check: host,
+        dev_design,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
@@ -508,6 +637,12 @@ pub fn print_report(r: &ConvertReport) {
         "calibration samples: {}, dev samples: {} ({} wrong)",
         r.calib_samples, f.dev_samples, f.dev_wrong
     );
+    println!("dev design: {}", r.dev_design.rule);
+    if r.dev_design.in_sample {
+        println!(
+            "WARNING: the dev figures below are IN-SAMPLE (--calib and --dev are the same file)"
+        );
+    }
     println!("taps:");
     for t in &r.taps {
         println!(
@@ -523,7 +658,14 @@ pub fn print_report(r: &ConvertReport) {
     if let Some(a) = f.arena {
         println!("arena: {} -> {} bytes", a.before_bytes, a.after_bytes);
     }
-    println!("dev AUROC (wrong vs correct):");
+    println!(
+        "dev AUROC (wrong vs correct){}:",
+        if r.dev_design.in_sample {
+            " — IN-SAMPLE, optimistic"
+        } else {
+            ""
+        }
+    );
     println!(
         "  {:<24} {:>6} {:>6} {:>8} {:>8} {:>8}",
         "part", "n", "wrong", "U", "MSP", "entropy"
@@ -556,5 +698,43 @@ pub fn print_report(r: &ConvertReport) {
     );
     for n in &f.notes {
         println!("note: {n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_split_is_disjoint_deterministic_and_mixes_classes() {
+        // Class-sorted like a class-folder tree: a file-order cut would give the dev part
+        // only the last classes.
+        let ds = Dataset {
+            samples: (0..100u8).map(|i| vec![i]).collect(),
+            labels: Some((0..100).map(|i| i / 10).collect()),
+            source: "tree".into(),
+        };
+        let (fit, dev) = seeded_split(ds.clone(), 60, CALIB_SPLIT_SEED);
+        assert_eq!((fit.len(), dev.len()), (60, 40));
+        let mut all: Vec<u8> = fit
+            .samples
+            .iter()
+            .chain(&dev.samples)
+            .map(|s| s[0])
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..100u8).collect::<Vec<_>>());
+        for part in [&fit, &dev] {
+            let mut classes: Vec<usize> = part.labels.clone().unwrap();
+            classes.sort_unstable();
+            classes.dedup();
+            assert_eq!(classes.len(), 10, "{}", part.source);
+            // Labels still belong to their samples.
+            for (s, &l) in part.samples.iter().zip(part.labels.as_ref().unwrap()) {
+                assert_eq!(s[0] as usize / 10, l);
+            }
+        }
+        let (again, _) = seeded_split(ds, 60, CALIB_SPLIT_SEED);
+        assert_eq!(again.samples, fit.samples);
     }
 }

@@ -136,31 +136,6 @@ impl Dataset {
         self.samples.len()
     }
 
-    /// The first `n` samples and the rest.
-    pub fn split(mut self, n: usize) -> (Dataset, Dataset) {
-        let n = n.min(self.samples.len());
-        let rest = self.samples.split_off(n);
-        let (l1, l2) = match self.labels {
-            Some(mut l) => {
-                let r = l.split_off(n.min(l.len()));
-                (Some(l), Some(r))
-            }
-            None => (None, None),
-        };
-        (
-            Dataset {
-                samples: self.samples,
-                labels: l1,
-                source: format!("{} [..{n}]", self.source),
-            },
-            Dataset {
-                samples: rest,
-                labels: l2,
-                source: format!("{} [{n}..]", self.source),
-            },
-        )
-    }
-
     /// Keeps at most `n` samples.
     pub fn truncate(&mut self, n: usize) {
         self.samples.truncate(n);

@@ -6,20 +6,29 @@
 //!
 //! Protocol (docs/eval.md): the labeled data is split deterministically into a dev half (all
 //! tuning: temperatures, ASH percentile, Mahalanobis fit, stream thresholds and the ID accuracy
-//! band) and a test half (every reported number); see [`records`] for CID and OOD.
+//! band) and a test half (every reported number); with `--tune-data` the dev half is that other
+//! file and all of `--data` is test, so a reserved test set is only ever reported on. See
+//! [`records`] for CID and OOD. Besides the per-method table, the report holds AUROC per
+//! condition (clean, family, family mean over severities, (family, severity) cell, pooled)
+//! with the paired U − MSP bootstrap difference (`snapuq_eval::conditions`), and every
+//! record's scores, so every number can be recomputed from the JSON.
 use anyhow::{anyhow, bail, Context, Result};
-use snapuq_eval::report::{self, EvalReport, MethodInputs, StreamReport, StreamTrace};
+use snapuq_eval::conditions::{self, ConditionInputs, RecordCondition};
+use snapuq_eval::report::{
+    self, EvalReport, MethodInputs, SampleRecord, StreamReport, StreamTrace,
+};
 use snapuq_eval::shifts::audio::AudioShift;
 use snapuq_eval::shifts::image::Corruption;
 use snapuq_eval::streams::{self, SegmentKind, StreamPools, StreamScores, StreamSpec, WINDOW};
 use snapuq_eval::{baselines, metrics};
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::data::{self, PixelRange};
 
 mod features;
 mod methods;
-mod records;
+pub(crate) mod records;
 
 use features::ModelFacts;
 use records::{Half, RecordConfig, RecordSet, Shifts};
@@ -51,12 +60,27 @@ pub struct Args {
     /// every audio-feature shift otherwise).
     #[arg(long, value_delimiter = ',')]
     pub corruptions: Option<Vec<String>>,
-    /// Use at most this many labeled samples (before the dev/test split).
+    /// Use at most this many labeled samples (before the dev/test split; with --tune-data, at
+    /// most this many of each file).
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Fraction of the samples in the dev half.
-    #[arg(long, default_value_t = 0.5)]
+    /// Fraction of the samples in the dev half (without --tune-data).
+    #[arg(long, default_value_t = 0.5, conflicts_with = "tune_data")]
     pub dev_fraction: f64,
+    /// Labeled data for all tuning (the dev half: temperatures, Mahalanobis fit, ASH
+    /// percentile, stream thresholds and ID band), same formats as --data. Every sample of
+    /// --data is then test, so a reserved test set (e.g. CIFAR-10 test-5k) is only reported on.
+    #[arg(long)]
+    pub tune_data: Option<PathBuf>,
+    /// Integer labels (.npy) for a .npy --tune-data.
+    #[arg(long, requires = "tune_data")]
+    pub tune_labels: Option<PathBuf>,
+    /// Apply every shift family at every severity to every test sample (default: one family
+    /// per sample and severity, rotating). Fills every (family, severity) cell with all test
+    /// samples; multiplies the CID records, and so the run time, by the number of families
+    /// (12 for images).
+    #[arg(long)]
+    pub all_families: bool,
     /// Evaluate a model without a `snapuq/U` output (baselines only) instead of failing.
     #[arg(long)]
     pub baselines_only: bool,
@@ -138,19 +162,31 @@ fn e(err: snapuq_eval::EvalError) -> anyhow::Error {
 pub fn run(args: &Args) -> Result<()> {
     let report = evaluate(args)?;
     print!("{}", report.summary_table());
+    if let Some(c) = &report.conditions {
+        println!();
+        println!(
+            "AUROC wrong-vs-correct per condition (test ID+CID; [95% CI]: {}-resample bootstrap over source samples, U−MSP paired):",
+            c.resamples
+        );
+        print!("{}", c.text());
+    }
     for n in &report.notes {
         println!("note: {n}");
     }
+    // Both files are written atomically (temporary file, then rename): an interrupted run
+    // never leaves a truncated report that parses as a smaller one.
     if let Some(p) = &args.json {
-        report
-            .write_json(p)
-            .map_err(|err| anyhow!("cannot write {}: {err}", p.display()))?;
+        let text = report
+            .to_json()
+            .map_err(|err| anyhow!("cannot serialize the report: {err}"))?;
+        crate::attach::write_atomic(p, text.as_bytes())?;
         println!("wrote {}", p.display());
     }
     if let Some(p) = &args.html {
-        report
-            .write_html(p)
-            .map_err(|err| anyhow!("cannot write {}: {err}", p.display()))?;
+        let html = report
+            .to_html()
+            .map_err(|err| anyhow!("cannot render the HTML report: {err}"))?;
+        crate::attach::write_atomic(p, html.as_bytes())?;
         println!("wrote {}", p.display());
     }
     Ok(())
@@ -168,16 +204,33 @@ pub fn evaluate(args: &Args) -> Result<EvalReport> {
         );
     }
     let spec = &facts.bb.input;
-    let ds = data::load(&args.data, args.labels.as_deref(), spec, args.pixel_range)
-        .with_context(|| format!("loading --data {}", args.data.display()))?;
     let classes = facts.classes();
-    if let Some(l) = &ds.labels {
-        if let Some((i, &y)) = l.iter().enumerate().find(|(_, &y)| y >= classes) {
+    let load = |path: &Path, labels: Option<&Path>, flag: &str| -> Result<data::Dataset> {
+        let ds = data::load(path, labels, spec, args.pixel_range)
+            .with_context(|| format!("loading {flag} {}", path.display()))?;
+        if let Some(l) = &ds.labels {
+            if let Some((i, &y)) = l.iter().enumerate().find(|(_, &y)| y >= classes) {
+                bail!(
+                    "{flag} {}: label {y} of sample {i} is out of range: the model has {classes} classes (labels must be 0..{classes})",
+                    path.display()
+                );
+            }
+        }
+        Ok(ds)
+    };
+    if let Some(t) = &args.tune_data {
+        if same_file(t, &args.data) {
             bail!(
-                "label {y} of sample {i} is out of range: the model has {classes} classes (labels must be 0..{classes})"
+                "--tune-data and --data are the same file ({}): tuning on the reported data biases every tuned baseline; give a separate tuning file (e.g. train-5k.bin) or drop --tune-data to split --data into dev/test halves",
+                args.data.display()
             );
         }
     }
+    let ds = load(&args.data, args.labels.as_deref(), "--data")?;
+    let tune = match &args.tune_data {
+        Some(t) => Some(load(t, args.tune_labels.as_deref(), "--tune-data")?),
+        None => None,
+    };
     let shifts = shifts_for(args.corruptions.as_deref(), spec.image_hwc().is_some())?;
     let cfg = RecordConfig {
         seed: args.seed,
@@ -186,9 +239,13 @@ pub fn evaluate(args: &Args) -> Result<EvalReport> {
         limit: args.limit,
         dev_fraction: args.dev_fraction,
         pixels: args.pixel_range,
+        all_families: args.all_families,
     };
-    let set = records::build(spec, &ds, &cfg)?;
+    let mut set = records::build(spec, &ds, tune.as_ref(), &cfg)?;
     let out = features::collect(&facts, &set.inputs)?;
+    // The inputs are not needed after the pass; with --all-families they are ~1 GB for
+    // CIFAR test-5k, so free them before the bootstraps and the per-sample records.
+    set.inputs = Vec::new();
 
     // Correctness per record (OOD records are never correct).
     let pred = metrics::argmax_rows(&out.classifier, classes).map_err(e)?;
@@ -208,13 +265,23 @@ pub fn evaluate(args: &Args) -> Result<EvalReport> {
     let test_ood = set.select(|r| r.half == Half::Test && r.kind == SegmentKind::Ood);
 
     let mut rep = EvalReport::new(&args.model.display().to_string());
-    rep.notes.push(format!(
-        "data: {}; {} dev / {} test clean samples (seed {}), every reported number is on the test half",
-        ds.source,
-        dev_id.len(),
-        test_id.len(),
-        args.seed
-    ));
+    rep.notes.push(match &tune {
+        None => format!(
+            "data: {}; {} dev / {} test clean samples (seeded split, seed {}), every reported number is on the test half",
+            ds.source,
+            dev_id.len(),
+            test_id.len(),
+            args.seed
+        ),
+        Some(t) => format!(
+            "tuning (dev) data: {} ({} clean samples used); test data: {} ({} clean samples, all of it unless --limit; seed {}); nothing is tuned on the test data",
+            t.source,
+            dev_id.len(),
+            ds.source,
+            test_id.len(),
+            args.seed
+        ),
+    });
     if !facts.snap_taps.is_empty() {
         let names: Vec<&str> = facts.snap_taps.iter().map(|t| t.name.as_str()).collect();
         rep.notes.push(format!(
@@ -300,6 +367,9 @@ pub fn evaluate(args: &Args) -> Result<EvalReport> {
         rep.methods.push(mr);
     }
 
+    conditions_into(&mut rep, &set, &scored, &test, &correct, args.seed)?;
+    rep.samples = sample_records(&set, &scored, &pred, &correct);
+
     streams_into(
         &mut rep,
         &set,
@@ -309,6 +379,114 @@ pub fn evaluate(args: &Args) -> Result<EvalReport> {
         args.seed,
     )?;
     Ok(rep)
+}
+
+/// Whether two paths name the same existing file (canonical paths equal).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Method names of the terminal condition table's columns, `(header, method)`.
+const CONDITION_COLUMNS: [(&str, &str); 4] = [
+    ("U", methods::U_NAME),
+    ("S", methods::S_NAME),
+    ("MSP", "MSP"),
+    ("Entropy", "Entropy"),
+];
+
+/// AUROC per condition of every method on the test ID+CID records (`test`), with the paired
+/// U − MSP difference when the model has U.
+fn conditions_into(
+    rep: &mut EvalReport,
+    set: &RecordSet,
+    scored: &[methods::Scored],
+    test: &[usize],
+    correct: &[bool],
+    seed: u64,
+) -> Result<()> {
+    let per: Vec<Vec<f64>> = scored
+        .iter()
+        .map(|m| test.iter().map(|&i| m.scores[i]).collect())
+        .collect();
+    let list: Vec<(&str, &[f64])> = scored
+        .iter()
+        .zip(&per)
+        .map(|(m, s)| (m.name.as_str(), s.as_slice()))
+        .collect();
+    let cond: Vec<RecordCondition> = test
+        .iter()
+        .map(|&i| {
+            let r = &set.records[i];
+            match (r.kind, r.shift) {
+                (SegmentKind::Cid, Some(k)) => RecordCondition::Shifted {
+                    family: k,
+                    severity: r.severity,
+                },
+                _ => RecordCondition::Clean,
+            }
+        })
+        .collect();
+    let source: Vec<usize> = test.iter().map(|&i| set.records[i].source).collect();
+    let test_correct: Vec<bool> = test.iter().map(|&i| correct[i]).collect();
+    let find = |n: &str| scored.iter().position(|m| m.name == n);
+    let difference = find(methods::U_NAME).zip(find("MSP"));
+    let mut table = conditions::condition_table(&ConditionInputs {
+        methods: &list,
+        correct: &test_correct,
+        condition: &cond,
+        source: &source,
+        families: &set.shift_names,
+        difference,
+        resamples: metrics::BOOTSTRAP_RESAMPLES,
+        seed: seed.wrapping_add(50_000),
+    })
+    .map_err(|err| anyhow!("per-condition AUROC: {err}"))?;
+    table.shown = CONDITION_COLUMNS
+        .iter()
+        .map(|(h, m)| [h.to_string(), m.to_string()])
+        .collect();
+    rep.conditions = Some(table);
+    Ok(())
+}
+
+/// Every record (dev and test, ID, CID and OOD) with its description and every method's
+/// score: the JSON's raw material for recomputing any number of the report.
+fn sample_records(
+    set: &RecordSet,
+    scored: &[methods::Scored],
+    pred: &[usize],
+    correct: &[bool],
+) -> Vec<SampleRecord> {
+    set.records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| SampleRecord {
+            source: r.source,
+            half: match r.half {
+                Half::Dev => "dev",
+                Half::Test => "test",
+            }
+            .into(),
+            kind: match r.kind {
+                SegmentKind::Id => "id",
+                SegmentKind::Cid => "cid",
+                SegmentKind::Ood => "ood",
+            }
+            .into(),
+            family: r.shift.map(|k| set.shift_names[k].clone()),
+            severity: (r.kind == SegmentKind::Cid).then_some(r.severity),
+            label: r.label,
+            prediction: pred[i],
+            correct: correct[i],
+            scores: scored
+                .iter()
+                .map(|m| (m.name.clone(), m.scores[i]))
+                .collect::<BTreeMap<_, _>>(),
+        })
+        .collect()
 }
 
 /// Builds the dev and test streams from disjoint record pools, labels events from the dev ID

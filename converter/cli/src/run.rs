@@ -16,7 +16,9 @@ pub struct Args {
     /// Inputs: .npy (N × input shape), image folder or CIFAR .bin, converted as for --calib.
     #[arg(long)]
     pub input: PathBuf,
-    /// Save the outputs as .npz (one array per output, named by the output tensor).
+    /// Save the outputs as .npz (one array per output, keyed by the output tensor's name; an
+    /// unnamed output, or one whose name an earlier output already took, is `output_<k>`, and
+    /// NUL characters become `_`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Save the outputs as JSON.
@@ -41,6 +43,28 @@ pub struct OutputValues {
     pub shape: Vec<usize>,
     /// `values[sample][element]`, as numbers (int codes for integer tensors).
     pub values: Vec<Vec<f64>>,
+}
+
+/// The .npz key of each output: its tensor name, as `np.load(...)[name]` expects. npz keys
+/// are zip member names (`<key>.npy`), which hold any UTF-8 including `/` and `:` (numpy
+/// and npyz read `snapuq/U.npy` back as `snapuq/U`), but not a NUL (readers cut the name
+/// there), an empty name, or the same name twice; those fall back as the help says.
+pub fn npz_keys(names: &[String]) -> Vec<String> {
+    let mut used = std::collections::HashSet::new();
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            let clean = n.replace('\0', "_");
+            let key = if clean.is_empty() || used.contains(&clean) {
+                format!("output_{k}")
+            } else {
+                clean
+            };
+            used.insert(key.clone());
+            key
+        })
+        .collect()
 }
 
 fn decode(dtype: Option<TensorType>, b: &[u8]) -> Vec<f64> {
@@ -104,22 +128,17 @@ pub fn run(args: &Args) -> Result<()> {
             }
         })
         .collect();
+    let names: Vec<String> = outs.iter().map(|o| o.name.clone()).collect();
+    let keys = npz_keys(&names);
     for i in 0..ds.len().min(args.print) {
         let line: Vec<String> = outs
             .iter()
-            .map(|o| {
+            .zip(&keys)
+            .map(|(o, key)| {
                 let v = &o.values[i];
                 let shown: Vec<String> = v.iter().take(12).map(|x| format!("{x}")).collect();
                 let more = if v.len() > 12 { ", …" } else { "" };
-                format!(
-                    "{}=[{}{more}]",
-                    if o.name.is_empty() {
-                        format!("output_{}", o.index)
-                    } else {
-                        o.name.clone()
-                    },
-                    shown.join(", ")
-                )
+                format!("{key}=[{}{more}]", shown.join(", "))
             })
             .collect();
         println!("sample {i}: {}", line.join("  "));
@@ -132,7 +151,7 @@ pub fn run(args: &Args) -> Result<()> {
         )?;
     }
     if let Some(p) = &args.out {
-        write_npz(p, &outs, &results, &model)?;
+        write_npz(p, &outs, &keys, &results, &model)?;
     }
     Ok(())
 }
@@ -140,6 +159,7 @@ pub fn run(args: &Args) -> Result<()> {
 fn write_npz(
     path: &std::path::Path,
     outs: &[OutputValues],
+    keys: &[String],
     results: &[snapuq_exec::batch::SampleResult],
     model: &Model,
 ) -> Result<()> {
@@ -152,8 +172,7 @@ fn write_npz(
         .with_context(|| format!("cannot write to output folder {}", dir.display()))?;
     {
         let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.as_file()));
-        for o in outs {
-            let name = format!("output_{}", o.index);
+        for (o, name) in outs.iter().zip(keys) {
             let mut shape = vec![results.len() as u64];
             shape.extend(o.shape.iter().map(|&d| d as u64));
             let opts = npyz::zip::write::FileOptions::default();
@@ -162,7 +181,7 @@ fn write_npz(
             macro_rules! put {
                 ($t:ty, $conv:expr) => {{
                     let mut w = npz
-                        .array::<$t>(&name, opts)?
+                        .array::<$t>(name, opts)?
                         .default_dtype()
                         .shape(&shape)
                         .begin_nd()?;
@@ -195,4 +214,20 @@ fn write_npz(
     tmp.persist(path)
         .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::npz_keys;
+
+    #[test]
+    fn npz_keys_are_tensor_names_with_documented_fallbacks() {
+        let names: Vec<String> = ["Identity", "snapuq/U", "", "snapuq/U", "a\0b"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            npz_keys(&names),
+            vec!["Identity", "snapuq/U", "output_2", "output_3", "a_b"]
+        );
+    }
 }

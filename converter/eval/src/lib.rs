@@ -13,11 +13,13 @@
 //! - Bad input (length mismatch, non-finite values, empty arrays, a task with one class only)
 //!   is reported as an [`EvalError`], never a panic.
 //!
-//! Modules: [`metrics`] (App. F), [`shifts`] (CIFAR-10-C style image corruptions and KWS
+//! Modules: [`metrics`] (App. F), [`conditions`] (AUROC per clean / family / severity cell with
+//! paired bootstrap differences), [`shifts`] (CIFAR-10-C style image corruptions and KWS
 //! feature shifts), [`streams`] (App. D–E), [`baselines`] (App. C.1 / O.1), [`report`]
 //! (JSON, terminal table, SVG/HTML).
 
 pub mod baselines;
+pub mod conditions;
 mod error;
 pub mod metrics;
 pub mod report;

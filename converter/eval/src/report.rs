@@ -7,6 +7,7 @@
 //! [`EvalReport::calibration`] with [`calibration_report`], then `write_json` / `write_html`
 //! and print [`EvalReport::summary_table`].
 
+use crate::conditions::ConditionTable;
 use crate::error::{check_len, EvalError, Result};
 use crate::metrics::{
     self, auprc_ci, auroc_ci, fpr_at_recall, id_ood_task, risk_coverage, Ci, ReliabilityBin,
@@ -19,7 +20,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Version of the JSON layout; bump when fields change meaning.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+/// 2: per-condition table (`conditions`) and per-record scores (`samples`).
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 /// Risk–coverage curves are thinned to at most this many points in the report.
 pub const CURVE_POINTS: usize = 201;
 
@@ -40,6 +42,38 @@ pub struct EvalReport {
     pub stream: Option<StreamReport>,
     /// Free-form notes (approximations used, skipped metrics and why).
     pub notes: Vec<String>,
+    /// AUROC wrong-vs-correct per condition (clean, family, family mean, cell, pooled) on the
+    /// test records, with bootstrap CIs and the paired U − MSP difference.
+    #[serde(default)]
+    pub conditions: Option<ConditionTable>,
+    /// Every scored record with its description and every method's score, so every number of
+    /// the report can be recomputed from the JSON alone.
+    #[serde(default)]
+    pub samples: Vec<SampleRecord>,
+}
+
+/// One scored record (what `snap-convert eval --json` keeps per sample).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleRecord {
+    /// Index of the source sample in its file (`--data` for test records, `--tune-data` for
+    /// dev records when given, else `--data`).
+    pub source: usize,
+    /// "dev" (tuning only) or "test" (reported).
+    pub half: String,
+    /// "id" (clean), "cid" (shifted copy) or "ood" (stand-in).
+    pub kind: String,
+    /// Shift family of a CID record.
+    pub family: Option<String>,
+    /// Severity of a CID record.
+    pub severity: Option<u8>,
+    /// Class label (ID and CID records).
+    pub label: Option<usize>,
+    /// Arg-max class of the classifier output.
+    pub prediction: usize,
+    /// `prediction == label` (false for OOD records).
+    pub correct: bool,
+    /// Score of every method by name (higher = more uncertain).
+    pub scores: BTreeMap<String, f64>,
 }
 
 /// Sample counts and accuracies.
@@ -286,6 +320,8 @@ impl EvalReport {
             methods: Vec::new(),
             stream: None,
             notes: Vec::new(),
+            conditions: None,
+            samples: Vec::new(),
         }
     }
 
@@ -621,6 +657,10 @@ impl EvalReport {
         );
         html.push_str(&format!("<h1>Evaluation of {}</h1>\n", escape(&self.model)));
         html.push_str(&format!("<pre>{}</pre>\n", escape(&self.summary_table())));
+        if let Some(c) = &self.conditions {
+            html.push_str("<h2>AUROC wrong-vs-correct per condition</h2>\n");
+            html.push_str(&format!("<pre>{}</pre>\n", escape(&c.text())));
+        }
         if !self.notes.is_empty() {
             html.push_str("<ul>\n");
             for n in &self.notes {

@@ -1,7 +1,9 @@
 //! Every uncertainty method scored on every record (higher = more uncertain), with its
 //! hyper-parameters tuned on the dev half only (`snapuq_eval::baselines` does the maths):
 //!
-//! * SNAP-UQ: the model's own `snapuq/U` output (nothing tuned here; the converter fixed it).
+//! * SNAP-UQ: the model's own `snapuq/U` output (nothing tuned here; the converter fixed it),
+//!   and its raw surprisal `snapuq/S` as a method of its own when the model has it, so S can be
+//!   judged apart from the calibrator that mixes it with the softmax term.
 //! * MSP, entropy: from the logits.
 //! * Energy, ODIN-lite: temperature from their grids, best dev AUROC (ID✓ vs ID✗ on dev ID+CID).
 //! * Temperature scaling: `T` minimizing dev clean-ID NLL; score `1 − max softmax(z/T)`.
@@ -25,6 +27,11 @@ use super::features::{ModelFacts, Outputs};
 const ASH_GRID: [f64; 3] = [65.0, 80.0, 90.0];
 /// ReAct clip percentile (Sun et al.).
 const REACT_PERCENTILE: f64 = 90.0;
+
+/// Method name of the model's `snapuq/U` output.
+pub const U_NAME: &str = "SNAP-UQ (U)";
+/// Method name of the model's `snapuq/S` output.
+pub const S_NAME: &str = "SNAP-UQ (S)";
 
 /// One method's scores on all records.
 pub struct Scored {
@@ -81,8 +88,11 @@ pub fn score_all(
         probs: None,
     };
     match &out.u {
-        Some(u) => methods.push(plain("SNAP-UQ (U)", u.clone())),
+        Some(u) => methods.push(plain(U_NAME, u.clone())),
         None => notes.push("SNAP-UQ: the model has no snapuq/U output (baselines only)".into()),
+    }
+    if let Some(s) = &out.s {
+        methods.push(plain(S_NAME, s.clone()));
     }
     methods.push(plain("MSP", baselines::msp_score(z, c).map_err(e)?));
     methods.push(plain("Entropy", baselines::entropy_score(z, c).map_err(e)?));

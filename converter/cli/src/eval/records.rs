@@ -4,10 +4,14 @@
 //!
 //! * **Split**: samples are ordered by a seeded hash of their index (a deterministic shuffle),
 //!   cut to `--limit`, then the first `dev_fraction` become dev and the rest test.
+//!   With `--tune-data`, the dev half is that file instead (its own seeded order, also cut to
+//!   `--limit`) and every sample of `--data` is test.
 //! * **CID**: each ID sample gets one shifted copy per severity; the shift family rotates with
 //!   the sample and the severity (`(position + severity) mod families`), so every family
 //!   appears at every severity in both halves without multiplying the run time by the number
-//!   of families. Images are dequantized to 8-bit pixels with the input quantization, corrupted
+//!   of families. With `--all-families`, every test sample gets every family at every
+//!   severity (a full grid per (family, severity) cell, ×families the CID run time); dev
+//!   samples keep the rotation, as tuning does not need the grid. Images are dequantized to 8-bit pixels with the input quantization, corrupted
 //!   by `snapuq_eval::shifts::image`, and requantized; other inputs use the feature-domain
 //!   shifts of `snapuq_eval::shifts::audio` on the int8 tensor.
 //! * **OOD stand-in** (no real OOD set is given to the command): even positions take the ID
@@ -58,6 +62,9 @@ pub struct Record {
     pub shift: Option<usize>,
     /// Class label (ID and CID only).
     pub label: Option<usize>,
+    /// Index of the source sample in its file (`--tune-data` for dev records when given,
+    /// else `--data`): the shifted copies and the OOD stand-in of one sample share it.
+    pub source: usize,
 }
 
 /// Shift families for CID.
@@ -92,6 +99,8 @@ pub struct RecordConfig {
     pub limit: Option<usize>,
     pub dev_fraction: f64,
     pub pixels: PixelRange,
+    /// Every family at every severity for every test sample (instead of one rotating family).
+    pub all_families: bool,
 }
 
 /// Inputs and their descriptions, index-aligned.
@@ -139,34 +148,85 @@ impl Pixels<'_> {
     }
 }
 
-/// Builds dev/test records from a labeled data set.
-pub fn build(spec: &InputSpec, ds: &Dataset, cfg: &RecordConfig) -> Result<RecordSet> {
-    let labels = ds.labels.as_ref().ok_or_else(|| {
+/// Salt of the seeds of `--tune-data` records, so a tuning sample never shares its shift noise
+/// or OOD permutation with the test sample at the same index of the other file.
+const TUNE_SALT: u64 = 0x7E4E_D47A;
+
+fn labels_of(ds: &Dataset) -> Result<&[usize]> {
+    ds.labels.as_deref().ok_or_else(|| {
         anyhow!(
-            "{} has no labels: eval needs labeled data (pass --labels labels.npy for a .npy, or use a CIFAR .bin / one subfolder per class)",
+            "{} has no labels: eval needs labeled data (pass --labels/--tune-labels labels.npy for a .npy, or use a CIFAR .bin / one subfolder per class)",
             ds.source
         )
-    })?;
+    })
+}
+
+/// Builds dev/test records from a labeled data set, or — with `tune` — dev records from
+/// `tune` and test records from every sample of `ds`.
+pub fn build(
+    spec: &InputSpec,
+    ds: &Dataset,
+    tune: Option<&Dataset>,
+    cfg: &RecordConfig,
+) -> Result<RecordSet> {
+    labels_of(ds)?;
+    if let Some(t) = tune {
+        labels_of(t)?;
+    }
     if cfg.shifts.len() == 0 {
         bail!("no shift families selected; pass at least one name to --corruptions");
     }
-    if !(0.05..=0.95).contains(&cfg.dev_fraction) {
-        bail!(
-            "--dev-fraction {} must be between 0.05 and 0.95",
-            cfg.dev_fraction
-        );
-    }
-    let mut order = seeded_order(ds.len(), cfg.seed);
-    if let Some(l) = cfg.limit {
-        order.truncate(l);
-    }
-    let n = order.len();
-    let n_dev = ((n as f64) * cfg.dev_fraction).round() as usize;
-    if n_dev < 2 || n - n_dev < 2 {
-        bail!(
-            "{} samples are too few to split into dev and test halves (need at least 4; raise --limit or give more data)",
-            n
-        );
+    // (half, dataset, sample index in it, position for the family rotation, seed salt)
+    type Planned<'d> = (Half, &'d Dataset, usize, usize, u64);
+    let mut plan: Vec<Planned<'_>> = Vec::new();
+    match tune {
+        None => {
+            if !(0.05..=0.95).contains(&cfg.dev_fraction) {
+                bail!(
+                    "--dev-fraction {} must be between 0.05 and 0.95",
+                    cfg.dev_fraction
+                );
+            }
+            let mut order = seeded_order(ds.len(), cfg.seed);
+            if let Some(l) = cfg.limit {
+                order.truncate(l);
+            }
+            let n = order.len();
+            let n_dev = ((n as f64) * cfg.dev_fraction).round() as usize;
+            if n_dev < 2 || n - n_dev < 2 {
+                bail!(
+                    "{} samples are too few to split into dev and test halves (need at least 4; raise --limit or give more data)",
+                    n
+                );
+            }
+            for (pos, &i) in order.iter().enumerate() {
+                let half = if pos < n_dev { Half::Dev } else { Half::Test };
+                plan.push((half, ds, i, pos, 0));
+            }
+        }
+        Some(t) => {
+            for (half, d, salt) in [(Half::Dev, t, TUNE_SALT), (Half::Test, ds, 0)] {
+                let mut order = seeded_order(d.len(), cfg.seed ^ salt);
+                if let Some(l) = cfg.limit {
+                    order.truncate(l);
+                }
+                if order.len() < 2 {
+                    bail!(
+                        "{} gives {} samples after --limit: need at least 2 for the {} half",
+                        d.source,
+                        order.len(),
+                        if half == Half::Dev {
+                            "dev (--tune-data)"
+                        } else {
+                            "test (--data)"
+                        }
+                    );
+                }
+                for (pos, &i) in order.iter().enumerate() {
+                    plan.push((half, d, i, pos, salt));
+                }
+            }
+        }
     }
     let image = spec.image_hwc();
     if matches!(cfg.shifts, Shifts::Image(_)) && image.is_none() {
@@ -189,56 +249,50 @@ pub fn build(spec: &InputSpec, ds: &Dataset, cfg: &RecordConfig) -> Result<Recor
         ood_note: String::new(),
         shift_note: String::new(),
     };
-    let bar = crate::pipeline::progress((n * (cfg.severities.len() + 1)) as u64, "shifts");
-    for (pos, &i) in order.iter().enumerate() {
-        let half = if pos < n_dev { Half::Dev } else { Half::Test };
-        let x = &ds.samples[i];
-        let label = Some(labels[i]);
+    let copies = |half: Half| {
+        if cfg.all_families && half == Half::Test {
+            n_shifts * cfg.severities.len()
+        } else {
+            cfg.severities.len()
+        }
+    };
+    let total: usize = plan.iter().map(|p| copies(p.0) + 2).sum();
+    let bar = crate::pipeline::progress(total as u64, "shifts");
+    for &(half, d, i, pos, salt) in &plan {
+        let x = &d.samples[i];
+        let label = labels_of(d)?.get(i).copied();
+        let seed0 = cfg.seed ^ salt;
         out.records.push(Record {
             half,
             kind: SegmentKind::Id,
             severity: 0,
             shift: None,
             label,
+            source: i,
         });
         out.inputs.push(x.clone());
         for &s in &cfg.severities {
-            let k = (pos + s as usize) % n_shifts;
-            let seed = mix(cfg.seed, ((i as u64) << 8) | s as u64);
-            let shifted = match &cfg.shifts {
-                Shifts::Image(v) => {
-                    let (h, w, c) = image.unwrap_or((1, x.len(), 1));
-                    let img = ImageU8::new(h, w, c, px.to_u8(x)).map_err(|e| anyhow!("{e}"))?;
-                    let y = v[k]
-                        .apply(&img, s, seed)
-                        .map_err(|e| anyhow!("{} at severity {s}: {e}", v[k].name()))?;
-                    px.to_codes(&y.data)
-                }
-                Shifts::Audio(v) => {
-                    let (frames, coeffs) = feature_layout(spec);
-                    let codes: Vec<i8> = x.iter().map(|&b| b as i8).collect();
-                    let f = Int8Features {
-                        data: &codes,
-                        frames,
-                        coeffs,
-                        scale: spec.scale,
-                        zero_point: spec.zero_point,
-                    };
-                    v[k].apply_int8(&f, s, seed)
-                        .map_err(|e| anyhow!("{} at severity {s}: {e}", v[k].name()))?
-                        .into_iter()
-                        .map(|q| q as u8)
-                        .collect()
-                }
+            // Rotating family (one copy per severity), or every family (--all-families, test
+            // half only). The noise seed depends on (sample, severity) only, so the copy a
+            // family gets is the same in both modes.
+            let families: Vec<usize> = if cfg.all_families && half == Half::Test {
+                (0..n_shifts).collect()
+            } else {
+                vec![(pos + s as usize) % n_shifts]
             };
-            out.records.push(Record {
-                half,
-                kind: SegmentKind::Cid,
-                severity: s,
-                shift: Some(k),
-                label,
-            });
-            out.inputs.push(shifted);
+            let seed = mix(seed0, ((i as u64) << 8) | s as u64);
+            for k in families {
+                let shifted = shift(&cfg.shifts, k, x, s, seed, spec, image, &px)?;
+                out.records.push(Record {
+                    half,
+                    kind: SegmentKind::Cid,
+                    severity: s,
+                    shift: Some(k),
+                    label,
+                    source: i,
+                });
+                out.inputs.push(shifted);
+            }
         }
         out.records.push(Record {
             half,
@@ -246,9 +300,10 @@ pub fn build(spec: &InputSpec, ds: &Dataset, cfg: &RecordConfig) -> Result<Recor
             severity: 0,
             shift: None,
             label: None,
+            source: i,
         });
-        out.inputs.push(ood_stand_in(x, image, &px, cfg.seed, pos));
-        bar.inc(cfg.severities.len() as u64 + 1);
+        out.inputs.push(ood_stand_in(x, image, &px, seed0, pos));
+        bar.inc(copies(half) as u64 + 2);
     }
     bar.finish_and_clear();
     out.ood_note = if image.is_some() {
@@ -256,19 +311,64 @@ pub fn build(spec: &InputSpec, ds: &Dataset, cfg: &RecordConfig) -> Result<Recor
     } else {
         "OOD is a stand-in, not a real OOD data set: half ID inputs with their elements permuted (seeded), half uniform int8 noise within each sample's own code range".into()
     };
+    let layout = if cfg.all_families {
+        "every family at every severity for every test sample (--all-families; dev samples keep one rotating family per severity)"
+    } else {
+        "one corruption per sample and severity (family rotates with the sample)"
+    };
     out.shift_note = match &cfg.shifts {
         Shifts::Image(_) => format!(
-            "CID: one CIFAR-10-C style corruption per sample and severity (family rotates with the sample), severities {:?}, families {}",
+            "CID: CIFAR-10-C style corruptions, {layout}, severities {:?}, families {}",
             cfg.severities,
             out.shift_names.join(", ")
         ),
         Shifts::Audio(_) => format!(
-            "CID: feature-domain approximations of audio shifts (snapuq_eval::shifts::audio; not waveform corruptions), one per sample and severity, severities {:?}, families {}",
+            "CID: feature-domain approximations of audio shifts (snapuq_eval::shifts::audio; not waveform corruptions), {layout}, severities {:?}, families {}",
             cfg.severities,
             out.shift_names.join(", ")
         ),
     };
     Ok(out)
+}
+
+/// Family `k` of `shifts` applied to the int8 input `x` at severity `s`.
+#[allow(clippy::too_many_arguments)]
+fn shift(
+    shifts: &Shifts,
+    k: usize,
+    x: &[u8],
+    s: u8,
+    seed: u64,
+    spec: &InputSpec,
+    image: Option<(usize, usize, usize)>,
+    px: &Pixels<'_>,
+) -> Result<Vec<u8>> {
+    Ok(match shifts {
+        Shifts::Image(v) => {
+            let (h, w, c) = image.unwrap_or((1, x.len(), 1));
+            let img = ImageU8::new(h, w, c, px.to_u8(x)).map_err(|e| anyhow!("{e}"))?;
+            let y = v[k]
+                .apply(&img, s, seed)
+                .map_err(|e| anyhow!("{} at severity {s}: {e}", v[k].name()))?;
+            px.to_codes(&y.data)
+        }
+        Shifts::Audio(v) => {
+            let (frames, coeffs) = feature_layout(spec);
+            let codes: Vec<i8> = x.iter().map(|&b| b as i8).collect();
+            let f = Int8Features {
+                data: &codes,
+                frames,
+                coeffs,
+                scale: spec.scale,
+                zero_point: spec.zero_point,
+            };
+            v[k].apply_int8(&f, s, seed)
+                .map_err(|e| anyhow!("{} at severity {s}: {e}", v[k].name()))?
+                .into_iter()
+                .map(|q| q as u8)
+                .collect()
+        }
+    })
 }
 
 /// `(frames, coefficients)` of a non-image input `[1, T, F, …]`: the second dimension is time,
