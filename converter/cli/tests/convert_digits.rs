@@ -136,14 +136,18 @@ fn check_augmented(dir: &Path, out: &Path, report: &Value) {
         .collect();
     assert_eq!(dev_u, reported);
     let tau = report["tau"].as_f64().unwrap() as f32;
-    let cov = dev_u.iter().filter(|&&u| u < tau).count() as f64 / dev_u.len() as f64;
-    let rep_cov = report["fit"]["operating_point"]["coverage"]
-        .as_f64()
-        .unwrap();
-    assert!(
-        (cov - rep_cov).abs() < 1e-12,
-        "coverage {cov} vs reported {rep_cov}"
-    );
+    // With the clean dev set alone the reported coverage is the one of this host run; with
+    // the corruption suite it covers the whole mix, which this run does not reproduce.
+    if report["dev_parts"].as_array().unwrap().len() == 1 {
+        let cov = dev_u.iter().filter(|&&u| u < tau).count() as f64 / dev_u.len() as f64;
+        let rep_cov = report["fit"]["operating_point"]["coverage"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (cov - rep_cov).abs() < 1e-12,
+            "coverage {cov} vs reported {rep_cov}"
+        );
+    }
     // The abstain flag is U ≥ τ.
     for (a, &u) in dev[n_orig + 2].iter().zip(&dev_u) {
         assert_eq!(a[0] == 1.0, u >= tau);
@@ -173,6 +177,9 @@ fn digits_full_pipeline() {
     }
     let cov = fit["operating_point"]["coverage"].as_f64().unwrap();
     assert!(cov >= 0.9, "coverage {cov} below the 0.90 target");
+    // The defaults: the classwise map, fitted on clean dev data plus the 12-family suite.
+    assert!(fit["calibrator"]["Classwise"].is_object(), "{}", fit["calibrator"]);
+    assert_eq!(report["dev_parts"].as_array().unwrap().len(), 13);
 }
 
 #[test]
@@ -182,6 +189,8 @@ fn digits_isotonic_label_free_budget() {
         dir.path(),
         &[
             "--isotonic",
+            "--shifts",
+            "none",
             "--label-free",
             "--budget",
             "0.2",
