@@ -136,6 +136,10 @@ impl Dataset {
         self.samples.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
     /// The first `n` samples and the rest.
     pub fn split(mut self, n: usize) -> (Dataset, Dataset) {
         let n = n.min(self.samples.len());
@@ -212,7 +216,7 @@ pub fn load(
         }
         ds.labels = Some(l);
     }
-    if ds.samples.is_empty() {
+    if ds.is_empty() {
         bail!("{} holds no samples", path.display());
     }
     Ok(ds)
@@ -538,7 +542,7 @@ pub fn parse_cifar(
     spec: &InputSpec,
     pixels: PixelRange,
 ) -> Result<Dataset> {
-    if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(CIFAR_RECORD) {
         bail!(
             "{name} is {} bytes, not a whole number of {CIFAR_RECORD}-byte CIFAR-10 records",
             bytes.len()

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use snapuq_exec::{arena_bytes_needed, OpResolver, Options};
 use snapuq_schema::tflite::{
     self, ActivationFunctionType, BufferT, BuiltinOperator, BuiltinOptionsT, Conv2DOptionsT,
-    DepthwiseConv2DOptionsT, FullyConnectedOptionsT, ModelT, OperatorCodeT, OperatorT, Padding,
-    Pool2DOptionsT, QuantizationParametersT, ReshapeOptionsT, SubGraphT, TensorT, TensorType,
+    DepthwiseConv2DOptionsT, ModelT, OperatorCodeT, OperatorT, Padding, Pool2DOptionsT,
+    QuantizationParametersT, ReshapeOptionsT, SubGraphT, TensorT, TensorType,
 };
 
 fn tensor(shape: &[i32], ty: TensorType, buffer: u32, channels: usize) -> TensorT {
@@ -211,7 +211,7 @@ proptest! {
         // `extra` ≠ 0: weights for a different input width.
         let m = single_op(
             BuiltinOperator::FULLY_CONNECTED,
-            BuiltinOptionsT::FullyConnectedOptions(Box::new(FullyConnectedOptionsT::default())),
+            BuiltinOptionsT::FullyConnectedOptions(Box::default()),
             &[batch, inner],
             vec![
                 (vec![units, inner + extra], TensorType::INT8, 1),
