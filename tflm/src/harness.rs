@@ -403,6 +403,12 @@ impl Harness {
         NodeId(self.inner.nodes.len() - 1)
     }
 
+    /// Whether `init` returned OpData for the node: false means it took its error path
+    /// (returned null after reporting), as TFLM sees it.
+    pub fn has_op_data(&self, id: NodeId) -> bool {
+        !self.inner.nodes[id.0].node.user_data.is_null()
+    }
+
     fn call(&mut self, id: NodeId, stage: Stage) -> Result<(), Failure> {
         self.inner.stage = stage;
         let context: *mut TfLiteContext = &mut self.inner.context;

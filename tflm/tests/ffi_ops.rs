@@ -353,9 +353,47 @@ fn project_truncated_and_garbage_options() {
             &["SNAP_PROJECT"],
         );
     }
-    // Garbage and bit flips: never a crash.
+    let (rejected, accepted) = garbage_option_sweep(
+        "SNAP_PROJECT",
+        &full,
+        |b| ProjectOptions::parse(b).map(|_| ()),
+        |h| {
+            let (ins, z) = project_tensors(h, &case, true);
+            (ins, vec![z])
+        },
+    );
+    assert!(
+        rejected >= 150 && accepted > 0,
+        "{rejected} rejected, {accepted} accepted"
+    );
+}
+
+/// Garbage and bit-flipped custom options for `op` (300 buffers made from `full`): `init` must
+/// take its error path (null OpData, the ops crate's parse error reported under the op's name)
+/// exactly when the ops crate's parser rejects the buffer, and `prepare` must then fail with
+/// "init failed"; a buffer the parser accepts must get OpData and either run or fail in
+/// prepare/invoke with an error naming the op. Afterwards the intact buffer still runs and
+/// gives the same outputs as before the sweep (no state leaks between nodes). Returns
+/// (rejected, accepted).
+fn garbage_option_sweep(
+    op: &str,
+    full: &[u8],
+    parse: impl Fn(&[u8]) -> Result<(), snapuq_ops::OpError>,
+    setup: impl Fn(&mut Harness) -> (Vec<i32>, Vec<i32>),
+) -> (usize, usize) {
+    let registration = reg(op);
+    let good_run = |h: &mut Harness| {
+        let (ins, outs) = setup(h);
+        h.run(&registration, Some(full), &ins, &outs)
+            .unwrap_or_else(|f| panic!("{op}: the intact options fail: {}", f.text()));
+        outs.iter()
+            .map(|&o| h.data::<u8>(o))
+            .collect::<Vec<Vec<u8>>>()
+    };
+    let before = good_run(&mut Harness::new(ARENA));
+    let (mut rejected, mut accepted) = (0, 0);
     for seed in 0..300u32 {
-        let mut buf = full.clone();
+        let mut buf = full.to_vec();
         let noise = data_i8(seed + 10, buf.len());
         if seed % 2 == 0 {
             buf.iter_mut().zip(&noise).for_each(|(b, n)| *b = *n as u8);
@@ -364,9 +402,56 @@ fn project_truncated_and_garbage_options() {
             buf[i] ^= 1 << (seed % 8);
         }
         let mut h = Harness::new(ARENA);
-        let (ins, z) = project_tensors(&mut h, &case, true);
-        let _ = h.run(&reg("SNAP_PROJECT"), Some(&buf), &ins, &[z]);
+        let (ins, outs) = setup(&mut h);
+        let id = h.init(&registration, Some(&buf), &ins, &outs);
+        match parse(&buf) {
+            Err(e) => {
+                rejected += 1;
+                let want = e.message();
+                assert!(
+                    !h.has_op_data(id),
+                    "{op} seed {seed}: init returned OpData for options the parser rejects ({})",
+                    want.as_str()
+                );
+                assert!(
+                    h.messages().iter().any(|m| m == want.as_str()),
+                    "{op} seed {seed}: init reported {:?}, not the parse error {:?}",
+                    h.messages(),
+                    want.as_str()
+                );
+                assert!(want.as_str().contains(op), "{}", want.as_str());
+                let f = h.prepare(id).expect_err("prepare after a failed init");
+                assert_eq!(f.stage, Stage::Prepare);
+                assert_eq!(f.status, status_code(K_TF_LITE_ERROR));
+                assert!(f.text().contains("init failed"), "{}", f.text());
+                let f = h.invoke(id).expect_err("invoke after a failed init");
+                assert_eq!(f.status, status_code(K_TF_LITE_ERROR));
+            }
+            Ok(()) => {
+                accepted += 1;
+                assert!(
+                    h.has_op_data(id),
+                    "{op} seed {seed}: the parser accepts the options but init failed: {:?}",
+                    h.messages()
+                );
+                if let Err(f) = h.prepare(id).and_then(|()| h.invoke(id)) {
+                    assert_eq!(f.status, status_code(K_TF_LITE_ERROR));
+                    assert!(
+                        f.text().contains(op) && !f.text().contains("init failed"),
+                        "{op} seed {seed}: {}",
+                        f.text()
+                    );
+                }
+            }
+        }
+        h.free(id);
     }
+    assert_eq!(
+        good_run(&mut Harness::new(ARENA)),
+        before,
+        "{op}: outputs changed"
+    );
+    (rejected, accepted)
 }
 
 #[test]
@@ -714,6 +799,38 @@ fn surprisal_bad_inputs() {
     assert!(f.text().contains("SNAP_SURPRISAL"), "{}", f.text());
 }
 
+#[test]
+fn surprisal_garbage_options() {
+    for variant in [Variant::Gaussian, Variant::LowRank { k: 2 }] {
+        let case = surprisal_case(variant);
+        let (opts, lut) = case.quant.build().unwrap();
+        if matches!(variant, Variant::LowRank { .. }) {
+            // Low-rank needs its B input, which the shared tensor set lacks: only the init
+            // path is swept (every run then fails in prepare, naming the op).
+            let full = opts.to_flexbuffer();
+            let mut h = Harness::new(ARENA);
+            let (ins, out) = surprisal_tensors(&mut h, &case, &lut);
+            let id = h.init(&reg("SNAP_SURPRISAL"), Some(&full), &ins, &[out]);
+            assert!(h.has_op_data(id), "{:?}", h.messages());
+            h.free(id);
+            continue;
+        }
+        let (rejected, accepted) = garbage_option_sweep(
+            "SNAP_SURPRISAL",
+            &opts.to_flexbuffer(),
+            |b| surprisal::SurprisalOptions::parse(b).map(|_| ()),
+            |h| {
+                let (ins, out) = surprisal_tensors(h, &case, &lut);
+                (ins, vec![out])
+            },
+        );
+        assert!(
+            rejected >= 150 && accepted > 0,
+            "{rejected} rejected, {accepted} accepted"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- SNAP_CALIBRATE
 
 fn calibrate_opts(controller: bool) -> CalibrateOptions {
@@ -931,6 +1048,24 @@ fn calibrate_bad_inputs() {
             h.run(&reg("SNAP_CALIBRATE"), Some(&bad), &ins, &outs),
             Stage::Prepare,
             &["SNAP_CALIBRATE", "init failed"],
+        );
+    }
+}
+
+#[test]
+fn calibrate_garbage_options() {
+    let d = calibrate_data();
+    for controller in [false, true] {
+        let opts = calibrate_opts(controller);
+        let (rejected, accepted) = garbage_option_sweep(
+            "SNAP_CALIBRATE",
+            &opts.to_flexbuffer(),
+            |b| CalibrateOptions::parse(b).map(|_| ()),
+            |h| calibrate_tensors(h, &d),
+        );
+        assert!(
+            rejected >= 150 && accepted > 0,
+            "controller {controller}: {rejected} rejected, {accepted} accepted"
         );
     }
 }

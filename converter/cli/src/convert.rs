@@ -150,6 +150,7 @@ impl DataArgs {
                     d.source
                 );
             }
+            data::check_labels(d, bb.classifier.classes)?;
         }
         let same = match (&self.dev, std::fs::canonicalize(cp)) {
             (Some(d), Ok(c)) => std::fs::canonicalize(d).is_ok_and(|d| d == c),
@@ -592,9 +593,17 @@ fn build_report(
     fit.arena = Some(arena);
     if host.max_abs_u_diff != 0.0 {
         fit.notes.push(format!(
-            "host run of the written model differs from the converter's U by up to {:e}",
-            host.max_abs_u_diff
+            "host run of the written model differs from the converter's U by up to {}",
+            fmt_diff(host.max_abs_u_diff)
         ));
+    }
+    if let Some(w) = cal
+        .parts
+        .first()
+        .and_then(|p| dev_accuracy_warning(p.samples, p.wrong, bb.classifier.classes))
+    {
+        eprintln!("warning: {w}");
+        fit.notes.push(w);
     }
     let n_id = cal.parts.first().map_or(0, |p| p.samples);
     Ok(ConvertReport {
@@ -624,6 +633,31 @@ fn build_report(
         dev_design,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// A dev accuracy near chance almost always means the data does not match the model (a
+/// layout mix-up, a wrong pixel range, labels from another class order), and the fitted
+/// calibrator is then meaningless; say so with the likely causes.
+fn dev_accuracy_warning(samples: usize, wrong: usize, classes: usize) -> Option<String> {
+    if samples < 20 || classes < 2 {
+        return None;
+    }
+    let acc = 1.0 - wrong as f64 / samples as f64;
+    let chance = 1.0 / classes as f64;
+    (acc < (2.0 * chance).min(0.5)).then(|| {
+        format!(
+            "dev accuracy is {acc:.3}, near chance ({chance:.3} for {classes} classes): the dev data probably does not match the model; check the layout (channels last, N × H × W × C), --pixel-range and that the labels use the model's class order"
+        )
+    })
+}
+
+/// `|ΔU|` for the report: `0` when identical, else 3 significant digits (not `0e0`).
+fn fmt_diff(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else {
+        format!("{v:.2e}")
+    }
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -693,8 +727,8 @@ pub fn print_report(r: &ConvertReport) {
         op.tau, op.rule, op.coverage, op.selective_risk, op.full_risk
     );
     println!(
-        "host check: {} ID dev samples, max |ΔU| = {:e}, original outputs identical: {}, coverage {:.3}",
-        r.host_check.samples, r.host_check.max_abs_u_diff, r.host_check.original_outputs_identical, r.host_check.host_coverage
+        "host check: {} ID dev samples, max |ΔU| = {}, original outputs identical: {}, coverage {:.3}",
+        r.host_check.samples, fmt_diff(r.host_check.max_abs_u_diff), r.host_check.original_outputs_identical, r.host_check.host_coverage
     );
     for n in &f.notes {
         println!("note: {n}");

@@ -136,6 +136,10 @@ impl Dataset {
         self.samples.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
     /// Keeps at most `n` samples.
     pub fn truncate(&mut self, n: usize) {
         self.samples.truncate(n);
@@ -161,12 +165,13 @@ pub fn load(
         );
     }
     let pixels = pixels.resolve(spec);
+    let name = path.display().to_string();
     let mut ds = if path.is_dir() {
         load_folder(path, spec, pixels)?
     } else {
         match path.extension().and_then(|e| e.to_str()) {
-            Some("npy") => load_npy(path, spec, pixels)?,
-            Some("bin") => load_cifar(path, spec, pixels)?,
+            Some("npy") => parse_npy(&read(path)?, &name, spec, pixels)?,
+            Some("bin") => parse_cifar(&read(path)?, &name, spec, pixels)?,
             _ => bail!(
                 "{}: unknown data format (expected .npy, CIFAR .bin or a folder of images)",
                 path.display()
@@ -186,41 +191,145 @@ pub fn load(
         }
         ds.labels = Some(l);
     }
-    if ds.samples.is_empty() {
+    if ds.is_empty() {
         bail!("{} holds no samples", path.display());
     }
     Ok(ds)
 }
 
-fn open_npy(path: &Path) -> Result<npyz::NpyFile<std::io::BufReader<fs::File>>> {
-    let f = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    npyz::NpyFile::new(std::io::BufReader::new(f))
-        .with_context(|| format!("{} is not a valid .npy file", path.display()))
-}
-
-/// `.npy` of int8 / uint8 / float32 / float64 samples.
-fn load_npy(path: &Path, spec: &InputSpec, pixels: PixelRange) -> Result<Dataset> {
-    let npy = open_npy(path)?;
-    let shape: Vec<u64> = npy.shape().to_vec();
-    let descr = npy.dtype().descr();
-    let per = spec.elements();
-    let n = shape.first().copied().unwrap_or(0) as usize;
-    let got: usize = shape.iter().skip(1).product::<u64>() as usize;
-    if shape.is_empty() || got != per {
+/// Refuses labels that are not class indices of a `classes`-way classifier, before any
+/// fitting starts (an out-of-range label would otherwise only surface minutes later, deep in
+/// the calibrator).
+pub fn check_labels(ds: &Dataset, classes: usize) -> Result<()> {
+    let Some(labels) = &ds.labels else {
+        return Ok(());
+    };
+    let mut bad = labels.iter().enumerate().filter(|(_, &l)| l >= classes);
+    if let Some((i, l)) = bad.next() {
         bail!(
-            "shape mismatch: {} has shape {:?} ({} values per sample) but the model input {:?} expects N × {:?} ({} values per sample)",
-            path.display(),
-            shape,
-            got,
-            spec.shape,
-            &spec.shape[1..],
-            per
+            "{}: label {l} at index {i} is out of range ({} of {} labels are): the model's classifier has {classes} classes, so labels must be 0..={}; fix the labels or give the model they belong to",
+            ds.source,
+            1 + bad.count(),
+            labels.len(),
+            classes - 1
         );
     }
-    let kind = descr
-        .trim_matches('\'')
-        .trim_start_matches(['<', '>', '|', '=']);
-    let flat: Vec<u8> = match kind {
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// A parsed `.npy` header and its data bytes, with the data length checked against the
+/// header (so a corrupt header claiming billions of values fails at once instead of
+/// reading or allocating for them).
+struct Npy<'a> {
+    header: npyz::NpyHeader,
+    /// Type code without byte order, e.g. `f4`, `i1`.
+    kind: String,
+    data: &'a [u8],
+}
+
+impl Npy<'_> {
+    fn parse<'a>(bytes: &'a [u8], name: &str) -> Result<Npy<'a>> {
+        let mut data = bytes;
+        let header = npyz::NpyHeader::from_reader(&mut data)
+            .with_context(|| format!("{name} is not a valid .npy file"))?;
+        let descr = header.dtype().descr();
+        let kind = descr
+            .trim_matches('\'')
+            .trim_start_matches(['<', '>', '|', '='])
+            .to_string();
+        let item = header.dtype().num_bytes().unwrap_or(0);
+        let need = header.len().checked_mul(item as u64);
+        if need.is_none_or(|n| n > data.len() as u64) {
+            bail!(
+                "{name}: the .npy header says shape {:?} of {kind} ({} values) but the file holds only {} data bytes; the file is cut off or corrupt, save the array again",
+                header.shape(),
+                header.len(),
+                data.len()
+            );
+        }
+        Ok(Npy { header, kind, data })
+    }
+
+    fn into_vec<T: npyz::Deserialize>(self) -> Result<Vec<T>> {
+        Ok(npyz::NpyFile::with_header(self.header, self.data).into_vec::<T>()?)
+    }
+}
+
+/// Checks that an array of `shape` holds samples for `spec`: N × the model's input shape
+/// without its batch dimension. Axes of length 1 may be left out or added (they do not change
+/// the memory order), anything else must match, so an array with the right number of values
+/// in the wrong arrangement (a flattened `(N, 64)` for `[1, 8, 8, 1]`, channels-first images
+/// for a channels-last model) is refused instead of silently scrambled.
+fn check_sample_shape(name: &str, shape: &[u64], spec: &InputSpec) -> Result<()> {
+    let want: Vec<u64> = spec.shape.iter().skip(1).map(|&d| d as u64).collect();
+    let per: u64 = want.iter().product();
+    let Some((_, dims)) = shape.split_first() else {
+        bail!(
+            "shape mismatch: {name} is a 0-d array but the model input {:?} expects N × {want:?} ({per} values per sample); save an array with the samples along the first axis",
+            spec.shape
+        );
+    };
+    let got: u64 = dims.iter().product();
+    let squeeze = |d: &[u64]| d.iter().copied().filter(|&v| v != 1).collect::<Vec<u64>>();
+    if squeeze(dims) == squeeze(&want) {
+        return Ok(());
+    }
+    if let ([c, h, w], [h2, w2, c2]) = (dims, want.as_slice()) {
+        if c == c2 && h == h2 && w == w2 && *c != *h {
+            bail!(
+                "layout mismatch: {name} has shape {shape:?}, channels first (NCHW), but the model input {:?} is channels last (NHWC); transpose the array to (N, {h}, {w}, {c}), e.g. np.transpose(x, (0, 2, 3, 1))",
+                spec.shape
+            );
+        }
+    }
+    if got == per {
+        bail!(
+            "shape mismatch: {name} has shape {shape:?}, {got} values per sample like the model input {:?} but arranged as {dims:?} instead of {want:?}; reshape it to N × {want:?} only if the values are in that order (for images: height, width, channels)",
+            spec.shape
+        );
+    }
+    bail!(
+        "shape mismatch: {name} has shape {shape:?} ({got} values per sample) but the model input {:?} expects N × {want:?} ({per} values per sample)",
+        spec.shape
+    );
+}
+
+/// Refuses NaN and ±Inf in float inputs: quantizing them gives arbitrary int8 codes (NaN
+/// becomes 0), so the heads and the calibrator would be fitted on garbage without a word.
+fn check_finite<T: Copy + Into<f64>>(name: &str, vals: &[T], per: usize) -> Result<()> {
+    let mut bad = vals
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !(**v).into().is_finite());
+    if let Some((i, v)) = bad.next() {
+        let v: f64 = (*v).into();
+        bail!(
+            "{name}: {} of {} values are NaN or ±Inf (the first, {v}, in sample {}); inputs must be finite real values: repair or drop those samples, e.g. x = x[np.isfinite(x).reshape(len(x), -1).all(axis=1)]",
+            1 + bad.count(),
+            vals.len(),
+            i / per.max(1)
+        );
+    }
+    Ok(())
+}
+
+/// `.npy` bytes of int8 / uint8 / float32 / float64 samples (`name` is for messages).
+pub fn parse_npy(
+    bytes: &[u8],
+    name: &str,
+    spec: &InputSpec,
+    pixels: PixelRange,
+) -> Result<Dataset> {
+    let npy = Npy::parse(bytes, name)?;
+    let shape: Vec<u64> = npy.header.shape().to_vec();
+    let per = spec.elements();
+    check_sample_shape(name, &shape, spec)?;
+    let n = shape.first().copied().unwrap_or(0) as usize;
+    let flat: Vec<u8> = match npy.kind.as_str() {
         "i1" => npy.into_vec::<i8>()?.into_iter().map(|v| v as u8).collect(),
         "u1" => {
             let f = pixels.factor();
@@ -229,25 +338,24 @@ fn load_npy(path: &Path, spec: &InputSpec, pixels: PixelRange) -> Result<Dataset
                 .map(|v| spec.quantize(v as f64 * f))
                 .collect()
         }
-        "f4" => npy
-            .into_vec::<f32>()?
-            .into_iter()
-            .map(|v| spec.quantize(v as f64))
-            .collect(),
-        "f8" => npy
-            .into_vec::<f64>()?
-            .into_iter()
-            .map(|v| spec.quantize(v))
-            .collect(),
+        "f4" => {
+            let v = npy.into_vec::<f32>()?;
+            check_finite(name, &v, per)?;
+            v.into_iter().map(|v| spec.quantize(v as f64)).collect()
+        }
+        "f8" => {
+            let v = npy.into_vec::<f64>()?;
+            check_finite(name, &v, per)?;
+            v.into_iter().map(|v| spec.quantize(v)).collect()
+        }
         other => bail!(
-            "{}: dtype {other} is not supported (use int8 codes, uint8 pixels, or float32 real values)",
-            path.display()
+            "{name}: dtype {other} is not supported (use int8 codes, uint8 pixels, or float32 real values)"
         ),
     };
     Ok(Dataset {
         samples: flat.chunks_exact(per).map(<[u8]>::to_vec).collect(),
         labels: None,
-        source: format!("{} ({n} samples)", path.display()),
+        source: format!("{name} ({n} samples)"),
     })
 }
 
@@ -256,13 +364,13 @@ pub fn load_labels(path: &Path) -> Result<Vec<usize>> {
     if !path.exists() {
         bail!("labels file {} does not exist", path.display());
     }
-    let npy = open_npy(path)?;
-    let descr = npy.dtype().descr();
-    let kind = descr
-        .trim_matches('\'')
-        .trim_start_matches(['<', '>', '|', '='])
-        .to_string();
-    let vals: Vec<i64> = match kind.as_str() {
+    parse_labels(&read(path)?, &path.display().to_string())
+}
+
+/// Integer labels from `.npy` bytes (`name` is for messages).
+pub fn parse_labels(bytes: &[u8], name: &str) -> Result<Vec<usize>> {
+    let npy = Npy::parse(bytes, name)?;
+    let vals: Vec<i64> = match npy.kind.as_str() {
         "i8" => npy.into_vec::<i64>()?,
         "i4" => npy.into_vec::<i32>()?.into_iter().map(i64::from).collect(),
         "i2" => npy.into_vec::<i16>()?.into_iter().map(i64::from).collect(),
@@ -275,16 +383,12 @@ pub fn load_labels(path: &Path) -> Result<Vec<usize>> {
             .into_iter()
             .map(|v| v.min(i64::MAX as u64) as i64)
             .collect(),
-        other => bail!(
-            "{}: labels must be integers, got dtype {other}",
-            path.display()
-        ),
+        other => bail!("{name}: labels must be integers, got dtype {other}"),
     };
     vals.into_iter()
         .enumerate()
         .map(|(i, v)| {
-            usize::try_from(v)
-                .map_err(|_| anyhow!("{}: label {v} at index {i} is negative", path.display()))
+            usize::try_from(v).map_err(|_| anyhow!("{name}: label {v} at index {i} is negative"))
         })
         .collect()
 }
@@ -342,22 +446,37 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// A folder of images: flat (unlabeled), or one subfolder per class (labels = index of the
-/// subfolder in sorted name order).
+/// subfolder in sorted name order). A mix of both, or a class subfolder without images, is
+/// refused with what to change: guessing would silently drop images or shift every label.
 fn load_folder(dir: &Path, spec: &InputSpec, pixels: PixelRange) -> Result<Dataset> {
     let entries = sorted_entries(dir)?;
     let classes: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir()).collect();
+    let top: Vec<&PathBuf> = entries.iter().filter(|p| is_image(p)).collect();
     let mut files: Vec<(PathBuf, Option<usize>)> = Vec::new();
     if classes.is_empty() {
-        files.extend(
-            entries
-                .iter()
-                .filter(|p| is_image(p))
-                .map(|p| (p.clone(), None)),
-        );
+        files.extend(top.iter().map(|p| ((*p).clone(), None)));
     } else {
+        if let Some(first) = top.first() {
+            bail!(
+                "folder {} mixes {} images at its top level (e.g. {}) with {} subfolder(s) (e.g. {}): give either a flat folder of images (unlabeled) or one subfolder per class with every image inside one, not both",
+                dir.display(),
+                top.len(),
+                file_name(first),
+                classes.len(),
+                file_name(classes[0])
+            );
+        }
         for (k, c) in classes.iter().enumerate() {
+            let before = files.len();
             for p in sorted_entries(c)?.into_iter().filter(|p| is_image(p)) {
                 files.push((p, Some(k)));
+            }
+            if files.len() == before {
+                bail!(
+                    "class folder {} (label {k}) has no .png/.jpg images: every subfolder of {} is one class; add its images or remove it (the labels are the subfolders' indices in sorted name order)",
+                    c.display(),
+                    dir.display()
+                );
             }
         }
     }
@@ -386,13 +505,21 @@ fn load_folder(dir: &Path, spec: &InputSpec, pixels: PixelRange) -> Result<Datas
     })
 }
 
-/// CIFAR-10 binary records (label byte + planar 32×32 RGB).
-fn load_cifar(path: &Path, spec: &InputSpec, pixels: PixelRange) -> Result<Dataset> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+}
+
+/// CIFAR-10 binary records (label byte + planar 32×32 RGB); `name` is for messages.
+pub fn parse_cifar(
+    bytes: &[u8],
+    name: &str,
+    spec: &InputSpec,
+    pixels: PixelRange,
+) -> Result<Dataset> {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(CIFAR_RECORD) {
         bail!(
-            "{} is {} bytes, not a whole number of {CIFAR_RECORD}-byte CIFAR-10 records",
-            path.display(),
+            "{name} is {} bytes, not a whole number of {CIFAR_RECORD}-byte CIFAR-10 records",
             bytes.len()
         );
     }
@@ -408,7 +535,7 @@ fn load_cifar(path: &Path, spec: &InputSpec, pixels: PixelRange) -> Result<Datas
         samples.push(image_to_input(img, spec, pixels)?);
     }
     Ok(Dataset {
-        source: format!("{} ({} records)", path.display(), samples.len()),
+        source: format!("{name} ({} records)", samples.len()),
         samples,
         labels: Some(labels),
     })

@@ -244,7 +244,12 @@ fn write_text(w: &mut impl Write, r: &Report) -> std::io::Result<()> {
 
 pub fn run(args: &Args) -> Result<()> {
     let path = args.model.display().to_string();
-    let m = Model::load(&args.model).with_context(|| path.clone())?;
+    let m = match Model::load(&args.model) {
+        Ok(m) => m,
+        // The read error already names the path.
+        Err(e @ snapuq_model::ModelError::Read { .. }) => return Err(e.into()),
+        Err(e) => return Err(anyhow::Error::new(e).context(path)),
+    };
     m.validate().with_context(|| path.clone())?;
     let r = report(&m, &path);
     let stdout = std::io::stdout();

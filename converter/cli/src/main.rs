@@ -5,15 +5,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-mod attach;
-mod convert;
-mod data;
-mod eval;
-mod inspect;
-mod pipeline;
-mod run;
-mod shifts;
-mod steps;
+use snap_convert::{convert, eval, inspect, run, steps};
 
 /// Subcommand names; any other first argument means the bare `snap-convert model.tflite …`
 /// form, which runs `convert`.

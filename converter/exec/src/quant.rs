@@ -124,9 +124,22 @@ pub fn compute_padding(
     filter: i32,
     out_size: i32,
 ) -> i32 {
+    // In i64: the sizes come from the model file, and a corrupt one must give a wrong size
+    // that the shape checks refuse, not an overflow.
+    let (stride, dilation, in_size, filter, out_size) = (
+        i64::from(stride),
+        i64::from(dilation),
+        i64::from(in_size),
+        i64::from(filter),
+        i64::from(out_size),
+    );
     let effective = (filter - 1) * dilation + 1;
     let p = ((out_size - 1) * stride + effective - in_size) / 2;
-    p.max(0)
+    saturate(p.max(0))
+}
+
+fn saturate(v: i64) -> i32 {
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 /// Output size for SAME (`same = true`) or VALID padding, as TFLM's `ComputeOutSize`.
@@ -134,12 +147,18 @@ pub fn compute_out_size(same: bool, image: i32, filter: i32, stride: i32, dilati
     if stride <= 0 {
         return 0;
     }
+    let (image, filter, stride, dilation) = (
+        i64::from(image),
+        i64::from(filter),
+        i64::from(stride),
+        i64::from(dilation),
+    );
     let effective = (filter - 1) * dilation + 1;
-    if same {
+    saturate(if same {
         (image + stride - 1) / stride
     } else {
         (image + stride - effective) / stride
-    }
+    })
 }
 
 #[cfg(test)]

@@ -312,10 +312,12 @@ pub fn choose_rank(
                 Some(r) => (r, Some(budget), false),
                 None => {
                     let cost = tap_cost(prev, candidate.c_out, candidate.out_hw, smallest);
+                    let share = 100.0 * cost.total_macs() as f64 / backbone_macs.max(1) as f64;
                     notes.push(format!(
-                        "even r = {smallest} costs {} MACs, over the budget of {budget} MACs ({:.2}% of {backbone_macs}); using r = {smallest}",
+                        "tap {name}: even the smallest rank r = {smallest} costs {} MACs ({share:.1}% of the backbone's {backbone_macs}), over the budget of {budget} MACs ({:.2}%); using r = {smallest} anyway. To keep the heads small, choose a tap with fewer channels or a smaller feature map (--taps, see `snap-convert taps`); to accept the cost and silence this note, pass --rank-budget {:.3}",
                         cost.total_macs(),
-                        100.0 * budget_fraction
+                        100.0 * budget_fraction,
+                        (share / 100.0 * 1000.0).ceil() / 1000.0
                     ));
                     (smallest, Some(budget), true)
                 }

@@ -6,19 +6,15 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("truncated model: the file has {len} bytes but its flatbuffer refers to byte {needed}; the file is cut off (or corrupt), copy or re-export the complete .tflite file")]
+    // The OS error is part of the message and deliberately not a `source`: callers print
+    // the whole chain (`{:#}`), which would repeat it ("Is a directory: Is a directory").
+    #[error("cannot read {}: {io}", path.display())]
+    Read { path: PathBuf, io: std::io::Error },
+    #[error("cannot write {}: {io}", path.display())]
+    Write { path: PathBuf, io: std::io::Error },
+    /// A file cut off and a file with a damaged offset look the same to the verifier (a
+    /// reference past the end), so the message names both causes.
+    #[error("{}", truncated(*len, *needed))]
     Truncated { len: usize, needed: usize },
     #[error("not a TFLite model: no flatbuffer with the \"TFL3\" identifier (bytes 4..8 are {found}); pass a .tflite file")]
     NotFlatbuffer { found: String },
@@ -116,5 +112,28 @@ impl ModelError {
             index,
             len,
         }
+    }
+}
+
+fn truncated(len: usize, needed: usize) -> String {
+    if len < 8 {
+        format!(
+            "truncated model: the file has {}, too short for the 8-byte header of a .tflite file; copy or re-export the complete .tflite file",
+            bytes(len)
+        )
+    } else {
+        format!(
+            "truncated or corrupt model: the file has {} but its flatbuffer refers to byte {needed}, past its end; the file is cut off or damaged, copy or re-export the complete .tflite file",
+            bytes(len)
+        )
+    }
+}
+
+/// `1 byte`, `2 bytes`.
+fn bytes(n: usize) -> String {
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
     }
 }

@@ -25,9 +25,9 @@ impl Model {
     /// [`Model::from_bytes`] on a file's contents.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Read {
+        let bytes = std::fs::read(path).map_err(|io| ModelError::Read {
             path: path.to_path_buf(),
-            source,
+            io,
         })?;
         Self::from_bytes(&bytes)
     }
@@ -52,9 +52,9 @@ impl Model {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
         let path = path.as_ref();
         let bytes = self.to_bytes()?;
-        let werr = |source| ModelError::Write {
+        let werr = |io| ModelError::Write {
             path: path.to_path_buf(),
-            source,
+            io,
         };
         let name = path
             .file_name()

@@ -1,6 +1,7 @@
 //! The lean (firmware) schema reads the same bytes as the complete one: same union
 //! discriminants, unknown option variants skipped rather than rejected, read fields verified.
-#![cfg(feature = "lean")]
+//! The `lean` feature comes from this crate's dev-dependency on itself (Cargo.toml), so
+//! `cargo test --workspace` runs these tests.
 
 use snapuq_schema::lean::tflite as lean;
 use snapuq_schema::tflite as full;

@@ -1,0 +1,8 @@
+//! CIFAR-10 `.bin` records (selector byte + file).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    snapuq_fuzz::cifar(data);
+});

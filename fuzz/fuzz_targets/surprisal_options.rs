@@ -1,0 +1,8 @@
+//! SNAP_SURPRISAL's flexbuffer custom options.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    snapuq_fuzz::surprisal_options(data);
+});
