@@ -908,3 +908,146 @@ fn makefile_selects_tflm_sources_like_tflms_own_build() {
         text(&o)
     );
 }
+
+/// A TFLM tree of the shared material (`tflm/reference` or `tflm/cmsis-nn`), or `None` after
+/// saying why (failing under CI).
+fn shared_tflm_tree(name: &str) -> Option<PathBuf> {
+    let p = snapuq_testkit::shared_root().join("tflm").join(name);
+    if p.join("tensorflow/lite/micro/micro_interpreter.h")
+        .is_file()
+    {
+        return Some(p);
+    }
+    let msg = format!(
+        "TFLM tree {} is missing (SNAPUQ_SHARED/tflm/{name}, see /work/shared/tflm/README.md)",
+        p.display()
+    );
+    if strict() {
+        panic!("{msg}; CI requires it");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+/// Defect 5 of issue 11: with a prebuilt `TFLM_LIB`, the example never installed TFLM's
+/// debug-log callback, so TFLM's error text (e.g. "arena too small") never appeared. The
+/// callback now follows the library: installed when it defines `RegisterDebugLogCallback`
+/// (TFLM's cortex_m_generic port), not when it does not, as it is for TFLM compiled here.
+#[test]
+fn debug_log_callback_with_a_prebuilt_tflm_lib() {
+    if !tools(&[MAKE, ARM_GCC]) {
+        return;
+    }
+    let Some(tree) = shared_tflm_tree("cmsis-nn") else {
+        return;
+    };
+    let dir = build_root().join("prebuilt-lib");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let lib = |name: &str, body: &str| -> PathBuf {
+        let c = dir.join(format!("{name}.c"));
+        std::fs::write(&c, body).unwrap();
+        let o = dir.join(format!("{name}.o"));
+        let a = dir.join(format!("lib{name}.a"));
+        for (tool, args) in [
+            (
+                "arm-none-eabi-gcc",
+                vec!["-mcpu=cortex-m4", "-mthumb", "-c"],
+            ),
+            ("arm-none-eabi-ar", vec!["rcs"]),
+        ] {
+            let mut cmd = Command::new(tool);
+            cmd.args(&args);
+            if tool.ends_with("gcc") {
+                cmd.arg(&c).arg("-o").arg(&o);
+            } else {
+                cmd.arg(&a).arg(&o);
+            }
+            let out = cmd.output().unwrap();
+            assert!(out.status.success(), "{tool}: {}", text(&out));
+        }
+        a
+    };
+    let with = lib(
+        "with_port",
+        "void RegisterDebugLogCallback(void (*cb)(const char*)) { (void)cb; }\n",
+    );
+    let without = lib(
+        "without_port",
+        "int tflm_other_symbol(void) { return 0; }\n",
+    );
+    let t = format!("TFLM_DIR={}", tree.display());
+    let defines = |extra: &[&str]| -> String {
+        let mut a = vec!["TIER=small", t.as_str()];
+        a.extend(extra);
+        printed(&a, "PLATFORM_DEFINES")
+    };
+    const CB: &str = "-DSNAPUQ_TFLM_DEBUG_LOG_CALLBACK";
+    let l = format!("TFLM_LIB={}", with.display());
+    assert!(
+        defines(&[&l]).contains(CB),
+        "prebuilt lib with the port: callback not installed"
+    );
+    let l = format!("TFLM_LIB={}", without.display());
+    assert!(
+        !defines(&[&l]).contains(CB),
+        "prebuilt lib without the port: callback installed"
+    );
+    // Compiled here from the cortex_m_generic tree, as before.
+    assert!(defines(&[]).contains(CB));
+    // An override wins, and a missing library is named.
+    let l = format!("TFLM_LIB={}", with.display());
+    assert!(!defines(&[&l, "TFLM_DEBUG_LOG_CALLBACK=0"]).contains(CB));
+    let o = make(&[
+        "TIER=small",
+        &t,
+        "TFLM_LIB=/nonexistent/libtflm.a",
+        "print-PLATFORM_DEFINES",
+    ]);
+    assert!(!o.status.success() && text(&o).contains("TFLM_LIB=/nonexistent/libtflm.a"));
+}
+
+/// Defect 6 of issue 11: `main.o` was not rebuilt when `ARENA_BYTES` changed, so the firmware
+/// kept the old arena. Checked on the object itself: the size of `g_arena` follows
+/// `ARENA_BYTES`, and an unchanged build does not recompile.
+#[test]
+fn main_o_follows_arena_bytes() {
+    if !tools(&[MAKE, ARM_GXX]) {
+        return;
+    }
+    let Some(tree) = shared_tflm_tree("reference") else {
+        return;
+    };
+    let root = build_root().join("arena-stamp");
+    let _ = std::fs::remove_dir_all(&root);
+    let main_o = root.join("small").join("main.o");
+    let t = format!("TFLM_DIR={}", tree.display());
+    let b = format!("BUILD_ROOT={}", root.display());
+    let goal = main_o.display().to_string();
+    let arena_size = || -> u64 {
+        let o = Command::new("arm-none-eabi-nm")
+            .arg("-S")
+            .arg(&main_o)
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&o.stdout).into_owned();
+        let line = s
+            .lines()
+            .find(|l| l.contains("g_arena"))
+            .unwrap_or_else(|| panic!("no g_arena in main.o:\n{s}"));
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    make_ok(&["TIER=small", &t, &b, "ARENA_BYTES=32768", &goal]);
+    assert_eq!(arena_size(), 32768);
+    let out = make_ok(&["TIER=small", &t, &b, "ARENA_BYTES=32768", &goal]);
+    assert!(
+        !out.contains("main.cc"),
+        "unchanged flags recompiled main.o:\n{out}"
+    );
+    let out = make_ok(&["TIER=small", &t, &b, "ARENA_BYTES=40960", &goal]);
+    assert!(
+        out.contains("main.cc"),
+        "ARENA_BYTES change did not recompile:\n{out}"
+    );
+    assert_eq!(arena_size(), 40960);
+}

@@ -75,6 +75,15 @@ fn bindgen_check() {
     if target.starts_with("thumb") && target.contains("-none-") {
         // TFLM firmware is built with arm-none-eabi-gcc, whose default is -fshort-enums.
         builder = builder.clang_arg("-fshort-enums");
+        // TFLM's common.h includes <stdio.h>: newlib's headers, as the firmware sees them.
+        for inc in [
+            "/usr/lib/arm-none-eabi/include",
+            "/usr/arm-none-eabi/include",
+        ] {
+            if std::path::Path::new(inc).is_dir() {
+                builder = builder.clang_arg(format!("-isystem{inc}"));
+            }
+        }
     }
     for t in [
         "TfLiteContext",
@@ -88,8 +97,9 @@ fn bindgen_check() {
     }
     let bindings = builder.generate().unwrap_or_else(|e| {
         panic!(
-            "bindgen could not parse the TFLM headers under {}: {e} (libclang must be \
-             installed: apt-get install libclang1)",
+            "bindgen could not parse the TFLM headers under {}: {e} (bindgen needs libclang \
+             and clang's builtin headers: apt-get install libclang-dev; Arm targets also need \
+             newlib's headers: apt-get install libnewlib-arm-none-eabi)",
             dir.display()
         )
     });

@@ -1,5 +1,6 @@
-//! CMSIS-NN functions we call when the firmware links CMSIS-NN (feature `cmsis-nn`), with
-//! `#[repr(C)]` mirrors of their parameter structs (`Include/arm_nn_types.h`, CMSIS-NN v6+).
+//! CMSIS-NN functions we call when the firmware links CMSIS-NN (feature `cmsis-nn`). The
+//! declarations and parameter structs come from `cmsis-nn-sys` (bindgen over the
+//! `CMSIS_NN_DIR` headers), never written by hand.
 //!
 //! SNAP_PROJECT's second stage — `z = requant(P·(g − zp_g) + b)` over the pooled vector `g` —
 //! is exactly a per-tensor int8 fully-connected layer, so [`fully_connected_s8`] hands it to
@@ -11,102 +12,44 @@
 //! A firmware that builds CMSIS-NN with `CMSIS_NN_USE_SINGLE_ROUNDING` must not enable this
 //! feature.
 //!
-//! Enums: `arm_cmsis_nn_status` is returned as `int32_t`; with `-fshort-enums` (the
-//! arm-none-eabi default) the callee sign-extends the one-byte value into `r0` (AAPCS), so
-//! reading an `i32` is correct for either enum width.
+//! Enums: `arm_cmsis_nn_status` has the width bindgen derived for the target (one byte with
+//! the arm-none-eabi default `-fshort-enums`, `int` on hosts); it is widened to `i32` here.
 
-/// `cmsis_nn_context`: optional scratch buffer.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct CmsisNnContext {
-    /// `void* buf`.
-    pub buf: *mut core::ffi::c_void,
-    /// `int32_t size`.
-    pub size: i32,
-}
+use cmsis_nn_sys as sys;
+pub use sys::{arm_fully_connected_s8, arm_fully_connected_s8_get_buffer_size, arm_vector_sum_s8};
 
+/// `cmsis_nn_context`: optional scratch buffer (bindgen, from `arm_nn_types.h`).
+pub type CmsisNnContext = sys::cmsis_nn_context;
 /// `cmsis_nn_dims` (NHWC; meaning per function).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CmsisNnDims {
-    /// Batches or output channels.
-    pub n: i32,
-    /// Height.
-    pub h: i32,
-    /// Width.
-    pub w: i32,
-    /// Channels.
-    pub c: i32,
-}
-
+pub type CmsisNnDims = sys::cmsis_nn_dims;
 /// `cmsis_nn_activation`: output clamp.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CmsisNnActivation {
-    /// Lower clamp.
-    pub min: i32,
-    /// Upper clamp.
-    pub max: i32,
-}
-
+pub type CmsisNnActivation = sys::cmsis_nn_activation;
 /// `cmsis_nn_fc_params`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CmsisNnFcParams {
-    /// −(input zero point).
-    pub input_offset: i32,
-    /// −(filter zero point): 0 for symmetric int8 weights.
-    pub filter_offset: i32,
-    /// Output zero point (added after requantization).
-    pub output_offset: i32,
-    /// Output clamp.
-    pub activation: CmsisNnActivation,
-}
-
+pub type CmsisNnFcParams = sys::cmsis_nn_fc_params;
 /// `cmsis_nn_per_tensor_quant_params`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CmsisNnPerTensorQuantParams {
-    /// Q31 multiplier.
-    pub multiplier: i32,
-    /// Shift (positive: left).
-    pub shift: i32,
-}
+pub type CmsisNnPerTensorQuantParams = sys::cmsis_nn_per_tensor_quant_params;
 
 /// `ARM_CMSIS_NN_SUCCESS`.
 pub const ARM_CMSIS_NN_SUCCESS: i32 = 0;
 
-extern "C" {
-    /// `arm_fully_connected_s8`: `out[b][o] = clamp(requant(Σ_i (in[b][i] + input_offset) ·
-    /// (w[o][i] + filter_offset) + bias[o]) + output_offset)`.
-    pub fn arm_fully_connected_s8(
-        ctx: *const CmsisNnContext,
-        fc_params: *const CmsisNnFcParams,
-        quant_params: *const CmsisNnPerTensorQuantParams,
-        input_dims: *const CmsisNnDims,
-        input_data: *const i8,
-        filter_dims: *const CmsisNnDims,
-        filter_data: *const i8,
-        bias_dims: *const CmsisNnDims,
-        bias_data: *const i32,
-        output_dims: *const CmsisNnDims,
-        output_data: *mut i8,
-    ) -> i32;
+/// The prototype of `arm_vector_sum_s8` this module calls, pinned against the generated
+/// declaration: CMSIS-NN v7 added `rhs_offset` before `bias_data` (issue 11, defect 1: a
+/// hand-written 6-parameter declaration made MVE cores read the bias from garbage). If
+/// CMSIS-NN changes it again, this stops compiling.
+const _: unsafe extern "C" fn(
+    *mut i32,
+    i32,
+    i32,
+    *const i8,
+    i32,
+    i32,
+    *const i32,
+) -> sys::arm_cmsis_nn_status = arm_vector_sum_s8;
 
-    /// `arm_fully_connected_s8_get_buffer_size`: bytes `ctx.buf` must hold (0 on DSP cores;
-    /// kernel sums on MVE).
-    pub fn arm_fully_connected_s8_get_buffer_size(filter_dims: *const CmsisNnDims) -> i32;
-
-    /// `arm_vector_sum_s8`: per-row sums of the weights × `lhs_offset` (+ bias), which
-    /// `arm_fully_connected_s8` expects in `ctx.buf` when its buffer size is non-zero.
-    pub fn arm_vector_sum_s8(
-        vector_sum_buf: *mut i32,
-        vector_cols: i32,
-        vector_rows: i32,
-        vector_data: *const i8,
-        lhs_offset: i32,
-        bias_data: *const i32,
-    ) -> i32;
+/// A status as `i32`, whatever width bindgen gave the enum for this target.
+#[allow(clippy::useless_conversion)] // `int` on hosts, one byte with -fshort-enums.
+fn code(status: sys::arm_cmsis_nn_status) -> i32 {
+    i32::from(status)
 }
 
 /// Why a CMSIS-NN call was not made or failed.
@@ -175,11 +118,13 @@ pub fn fully_connected_s8(
                 r,
                 weights.as_ptr(),
                 input_offset,
+                // rhs_offset: −(weight zero point), 0 for symmetric int8 weights.
+                0,
                 bias_ptr,
             )
         };
-        if status != ARM_CMSIS_NN_SUCCESS {
-            return Err(NnError::Status(status));
+        if code(status) != ARM_CMSIS_NN_SUCCESS {
+            return Err(NnError::Status(code(status)));
         }
     }
     let ctx = CmsisNnContext {
@@ -227,14 +172,14 @@ pub fn fully_connected_s8(
             output.as_mut_ptr(),
         )
     };
-    if status == ARM_CMSIS_NN_SUCCESS {
+    if code(status) == ARM_CMSIS_NN_SUCCESS {
         Ok(())
     } else {
-        Err(NnError::Status(status))
+        Err(NnError::Status(code(status)))
     }
 }
 
-/// Layout pins of the mirrors (all members are `int32_t` or pointers).
+/// Layout pins of the generated structs (all members are `int32_t` or pointers).
 const _: () = {
     use core::mem::size_of;
     assert!(size_of::<CmsisNnDims>() == 16);

@@ -1,9 +1,11 @@
 //! `snap-convert run model.tflite --input X.npy [--out out.npz] [--json FILE]`: runs any model
 //! (augmented or not) on the host executor with the SNAP ops registered — the same kernels as
-//! the device — over a batch of inputs, and prints or saves every output.
+//! the device — over a batch of inputs, and prints or saves every output. `--runtime tflm` runs
+//! the same model in the real TFLM interpreter instead (feature `tflm`, `tflite-micro-sys`), with
+//! the same output format, so the two can be compared byte for byte.
 use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
-use snapuq_exec::batch::run_batch;
+use snapuq_exec::batch::{run_batch, SampleResult};
 use snapuq_model::{Model, TensorType};
 use std::path::PathBuf;
 
@@ -30,6 +32,19 @@ pub struct Args {
     /// How 8-bit pixels map to the model's real input range.
     #[arg(long, value_enum, default_value_t = PixelRange::Auto)]
     pub pixel_range: PixelRange,
+    /// Which interpreter runs the model: the host executor (snapuq-exec), or the real TFLM
+    /// built from TFLM_DIR (needs snap-convert built with `--features tflm`).
+    #[arg(long, value_enum, default_value_t = Runtime::Host)]
+    pub runtime: Runtime,
+}
+
+/// The interpreter behind `run`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// snapuq-exec, the executor the converter uses.
+    Host,
+    /// TensorFlow Lite Micro's MicroInterpreter with the SNAP ops (tflite-micro-sys).
+    Tflm,
 }
 
 /// One output over all samples.
@@ -96,17 +111,10 @@ pub fn run(args: &Args) -> Result<()> {
         .with_context(|| format!("{} is not a valid .tflite model", args.model.display()))?;
     let spec = InputSpec::of(&model)?;
     let ds = data::load(&args.input, None, &spec, args.pixel_range)?;
-    let resolver = crate::pipeline::resolver()?;
-    let bar = crate::pipeline::progress(ds.len() as u64, "run");
-    let mut results = Vec::with_capacity(ds.len());
-    for chunk in ds.samples.chunks(256) {
-        results.extend(
-            run_batch(&bytes, &resolver, chunk, &[])
-                .map_err(|e| anyhow!("executor failed: {}", e))?,
-        );
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
+    let results = match args.runtime {
+        Runtime::Host => run_host(&bytes, &ds.samples)?,
+        Runtime::Tflm => run_tflm(&bytes, &ds.samples)?,
+    };
     let outs: Vec<OutputValues> = model
         .outputs()
         .iter()
@@ -156,11 +164,102 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+fn run_host(bytes: &[u8], samples: &[Vec<u8>]) -> Result<Vec<SampleResult>> {
+    let resolver = crate::pipeline::resolver()?;
+    let bar = crate::pipeline::progress(samples.len() as u64, "run");
+    let mut results = Vec::with_capacity(samples.len());
+    for chunk in samples.chunks(256) {
+        results.extend(
+            run_batch(bytes, &resolver, chunk, &[])
+                .map_err(|e| anyhow!("executor failed: {}", e))?,
+        );
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(results)
+}
+
+#[cfg(not(feature = "tflm"))]
+fn run_tflm(_: &[u8], _: &[Vec<u8>]) -> Result<Vec<SampleResult>> {
+    anyhow::bail!(
+        "--runtime tflm: this snap-convert was built without the real TFLM; rebuild it with \
+         `cargo build --release -p snap-convert --features tflm` (compiles TFLM from TFLM_DIR, \
+         default ../shared/tflm/reference)"
+    )
+}
+
+/// Runs every sample in TFLM's MicroInterpreter, one interpreter per worker thread. The arena
+/// starts at 256 KiB and doubles until AllocateTensors succeeds; the bytes TFLM used are
+/// printed on stderr (stdout keeps `run`'s format).
+#[cfg(feature = "tflm")]
+fn run_tflm(bytes: &[u8], samples: &[Vec<u8>]) -> Result<Vec<SampleResult>> {
+    use rayon::prelude::*;
+    use tflite_micro_sys::Interpreter;
+    const MAX_ARENA: usize = 256 << 20;
+    let mut arena = 256 << 10;
+    let probe = loop {
+        match Interpreter::new(bytes, arena) {
+            Ok(it) => break it,
+            Err(e) if e.step == "AllocateTensors" && arena < MAX_ARENA => arena *= 2,
+            Err(e) => return Err(anyhow!("{e}")),
+        }
+    };
+    let sizes: Vec<usize> = (0..probe.inputs())
+        .map(|i| probe.input_info(i).map_or(0, |t| t.bytes()))
+        .collect();
+    let total: usize = sizes.iter().sum();
+    eprintln!(
+        "tflm: arena_used_bytes={} (arena {} bytes)",
+        probe.arena_used_bytes(),
+        arena
+    );
+    drop(probe);
+    if let Some((i, s)) = samples.iter().enumerate().find(|(_, s)| s.len() != total) {
+        anyhow::bail!(
+            "sample {i} has {} bytes, the model's inputs take {total} ({sizes:?})",
+            s.len()
+        );
+    }
+    let bar = crate::pipeline::progress(samples.len() as u64, "run (tflm)");
+    let chunk = samples
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1) * 4)
+        .max(1);
+    let parts: Vec<Result<Vec<SampleResult>>> = samples
+        .par_chunks(chunk)
+        .map(|part| {
+            let mut it = Interpreter::new(bytes, arena).map_err(|e| anyhow!("{e}"))?;
+            let mut out = Vec::with_capacity(part.len());
+            for s in part {
+                let mut inputs = Vec::with_capacity(sizes.len());
+                let mut at = 0;
+                for &n in &sizes {
+                    inputs.push(&s[at..at + n]);
+                    at += n;
+                }
+                let outputs = it.run(&inputs).map_err(|e| anyhow!("{e}"))?;
+                out.push(SampleResult {
+                    outputs,
+                    taps: Vec::new(),
+                });
+                bar.inc(1);
+            }
+            Ok(out)
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut results = Vec::with_capacity(samples.len());
+    for p in parts {
+        results.extend(p?);
+    }
+    Ok(results)
+}
+
 fn write_npz(
     path: &std::path::Path,
     outs: &[OutputValues],
     keys: &[String],
-    results: &[snapuq_exec::batch::SampleResult],
+    results: &[SampleResult],
     model: &Model,
 ) -> Result<()> {
     use npyz::WriterBuilder;
