@@ -1,0 +1,542 @@
+//! AVX2 kernels (x86-64). Every `#[target_feature(enable = "avx2")]` function here is only
+//! called through the safe wrappers at the bottom of each section, after [`super::isa`]
+//! reported AVX2 (which `is_x86_feature_detected!` checked).
+//!
+//! Requantization is TFLM's `MultiplyByQuantizedMultiplier` (double rounding) in 8 lanes:
+//! gemmlowp's `SaturatingRoundingDoublingHighMul` is `(a·b + 2^30) >> 31` on the exact 64-bit
+//! product (its nudge and truncating division amount to exactly that, rounding halves up), which
+//! `vpmuldq` computes for the even and odd lanes; `RoundingDivideByPOT` is its mask / threshold
+//! form lane by lane.
+use core::arch::x86_64::*;
+
+use super::Isa;
+use crate::kernels::add::AddParams;
+use crate::kernels::conv::{self, ConvParams};
+use crate::kernels::depthwise::DepthwiseParams;
+use crate::kernels::fully_connected::FullyConnectedParams;
+use crate::kernels::pooling::{self, PoolParams};
+use crate::kernels::{requantize, PerChannel};
+
+/// One 8-lane requantization: multiplier, left shift (≤ 30) and right shift (≤ 31) per lane.
+#[derive(Clone, Copy)]
+struct Rq8 {
+    mult: __m256i,
+    lsh: __m256i,
+    rsh: __m256i,
+}
+
+/// Lanes from eight multipliers and eight shifts (positive: left).
+#[target_feature(enable = "avx2")]
+fn rq8(mult: &[i32; 8], shift: &[i8; 8]) -> Rq8 {
+    // SAFETY: both pointers address 32 and 8 readable bytes (array references); unaligned
+    // loads.
+    let (m, s) = unsafe {
+        (
+            _mm256_loadu_si256(mult.as_ptr().cast()),
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(shift.as_ptr().cast())),
+        )
+    };
+    let zero = _mm256_setzero_si256();
+    Rq8 {
+        mult: m,
+        lsh: _mm256_min_epi32(_mm256_max_epi32(s, zero), _mm256_set1_epi32(30)),
+        rsh: _mm256_min_epi32(
+            _mm256_max_epi32(_mm256_sub_epi32(zero, s), zero),
+            _mm256_set1_epi32(31),
+        ),
+    }
+}
+
+/// The same multiplier and shift in every lane.
+#[target_feature(enable = "avx2")]
+fn rq8_splat(multiplier: i32, shift: i32) -> Rq8 {
+    Rq8 {
+        mult: _mm256_set1_epi32(multiplier),
+        lsh: _mm256_set1_epi32(shift.clamp(0, 30)),
+        rsh: _mm256_set1_epi32((-shift).clamp(0, 31)),
+    }
+}
+
+/// TFLM `MultiplyByQuantizedMultiplier` in each lane.
+#[target_feature(enable = "avx2")]
+fn mbqm(x: __m256i, q: Rq8) -> __m256i {
+    let x = _mm256_sllv_epi32(x, q.lsh);
+    let nudge = _mm256_set1_epi64x(1 << 30);
+    let even = _mm256_add_epi64(_mm256_mul_epi32(x, q.mult), nudge);
+    let odd = _mm256_add_epi64(
+        _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), _mm256_srli_epi64::<32>(q.mult)),
+        nudge,
+    );
+    // Bits 31..62 of each 64-bit sum: low half for the even lanes, high half for the odd ones.
+    let r = _mm256_blend_epi32::<0b1010_1010>(
+        _mm256_srli_epi64::<31>(even),
+        _mm256_slli_epi64::<1>(odd),
+    );
+    // i32::MIN · i32::MIN saturates to i32::MAX (the sum above wrapped to i32::MIN: flip it).
+    let min = _mm256_set1_epi32(i32::MIN);
+    let sat = _mm256_and_si256(_mm256_cmpeq_epi32(x, min), _mm256_cmpeq_epi32(q.mult, min));
+    let r = _mm256_xor_si256(r, sat);
+    // RoundingDivideByPOT(r, rsh).
+    let one = _mm256_set1_epi32(1);
+    let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, q.rsh), one);
+    let rem = _mm256_and_si256(r, mask);
+    let thr = _mm256_add_epi32(_mm256_srli_epi32::<1>(mask), _mm256_srli_epi32::<31>(r));
+    _mm256_sub_epi32(_mm256_srav_epi32(r, q.rsh), _mm256_cmpgt_epi32(rem, thr))
+}
+
+/// Requantized, offset and clamped lanes.
+#[target_feature(enable = "avx2")]
+fn finish(acc: __m256i, q: Rq8, offset: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
+    _mm256_min_epi32(
+        _mm256_max_epi32(_mm256_add_epi32(mbqm(acc, q), offset), lo),
+        hi,
+    )
+}
+
+/// Sixteen clamped i32 lanes (a: 0..8, b: 8..16) as sixteen i8 in order.
+#[target_feature(enable = "avx2")]
+fn pack16(a: __m256i, b: __m256i) -> __m128i {
+    let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(a, b));
+    _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w))
+}
+
+/// Stores the first `n` (≤ 16) bytes of `v` at `dst`.
+#[target_feature(enable = "avx2")]
+fn store_n(v: __m128i, dst: &mut [i8], n: usize) {
+    if n >= 16 && dst.len() >= 16 {
+        // SAFETY: `dst` has at least 16 writable bytes; unaligned store.
+        unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), v) };
+    } else {
+        let mut tmp = [0i8; 16];
+        // SAFETY: `tmp` is 16 writable bytes; unaligned store.
+        unsafe { _mm_storeu_si128(tmp.as_mut_ptr().cast(), v) };
+        let n = n.min(dst.len()).min(16);
+        dst[..n].copy_from_slice(&tmp[..n]);
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn hsum(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
+}
+
+/// Per-channel requantization of one 16-channel block, padded with harmless lanes.
+#[derive(Clone, Copy)]
+struct Block16 {
+    rq: [Rq8; 2],
+    bias: [__m256i; 2],
+}
+
+#[target_feature(enable = "avx2")]
+fn block16(pc: &PerChannel<'_>, c0: usize, channels: usize) -> Block16 {
+    let mut mult = [0i32; 16];
+    let mut shift = [0i8; 16];
+    let mut bias = [0i32; 16];
+    for j in 0..16 {
+        let c = c0 + j;
+        if c < channels {
+            mult[j] = pc.multiplier[c];
+            shift[j] = pc.shift[c];
+            bias[j] = pc.bias[c];
+        }
+    }
+    let halves = |k: usize| -> ([i32; 8], [i8; 8], [i32; 8]) {
+        let mut m = [0i32; 8];
+        let mut s = [0i8; 8];
+        let mut b = [0i32; 8];
+        m.copy_from_slice(&mult[8 * k..8 * k + 8]);
+        s.copy_from_slice(&shift[8 * k..8 * k + 8]);
+        b.copy_from_slice(&bias[8 * k..8 * k + 8]);
+        (m, s, b)
+    };
+    let (m0, s0, b0) = halves(0);
+    let (m1, s1, b1) = halves(1);
+    // SAFETY: b0 and b1 are 32 readable bytes each; unaligned loads.
+    let bias = unsafe {
+        [
+            _mm256_loadu_si256(b0.as_ptr().cast()),
+            _mm256_loadu_si256(b1.as_ptr().cast()),
+        ]
+    };
+    Block16 {
+        rq: [rq8(&m0, &s0), rq8(&m1, &s1)],
+        bias,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CONV_2D on the packed filter (`conv::widen_filter`): blocks of 16 output channels, each K
+// pair of a channel adjacent, so one `vpmaddwd` of a broadcast input pair against a 32-byte
+// filter row adds two taps into eight channel accumulators. MR output pixels share every
+// filter load; the accumulators stay in registers for the whole K loop, then are requantized
+// in place and stored as int8.
+
+/// Output pixels per register tile.
+const MR: usize = 4;
+/// Most 16-channel blocks the AVX2 conv keeps requantization constants for (512 channels).
+const MAX_BLOCKS: usize = 32;
+
+#[target_feature(enable = "avx2")]
+fn conv_avx2(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], packed: &[i16], output: &mut [i8]) {
+    let plen = p.k_h * p.k_w * p.in_c;
+    let kp = plen.div_ceil(2);
+    let kpad = 2 * kp;
+    let blocks = p.out_c.div_ceil(16);
+    let pixels = p.batches * p.out_h * p.out_w;
+    let hw = p.out_h * p.out_w;
+    if kpad > conv::PATCH_MAX
+        || blocks > MAX_BLOCKS
+        || packed.len() < blocks * kp * 32
+        || output.len() < pixels * p.out_c
+        || pc.shift.len() < p.out_c
+        || pc.bias.len() < p.out_c
+    {
+        return;
+    }
+    let mut consts = [Block16 {
+        rq: [rq8_splat(0, 0); 2],
+        bias: [_mm256_setzero_si256(); 2],
+    }; MAX_BLOCKS];
+    for (cb, c) in consts.iter_mut().enumerate().take(blocks) {
+        *c = block16(pc, cb * 16, p.out_c);
+    }
+    let offset = _mm256_set1_epi32(p.output_offset);
+    let (lo, hi) = (_mm256_set1_epi32(p.act_min), _mm256_set1_epi32(p.act_max));
+    let mut buf = [0i16; MR * conv::PATCH_MAX];
+    let mut q = 0;
+    while q < pixels {
+        let np = MR.min(pixels - q);
+        for j in 0..np {
+            let (b, r) = ((q + j) / hw, (q + j) % hw);
+            let dst = &mut buf[j * kpad..(j + 1) * kpad];
+            conv::gather(p, input, b, r / p.out_w, r % p.out_w, &mut dst[..plen]);
+            dst[plen..].fill(0);
+        }
+        let xp = buf.as_ptr();
+        for (cb, k) in consts.iter().enumerate().take(blocks) {
+            let w = &packed[cb * kp * 32..(cb + 1) * kp * 32];
+            let wp = w.as_ptr();
+            let mut acc = [[_mm256_setzero_si256(); 2]; MR];
+            for t in 0..kp {
+                // SAFETY: t < kp and `w` holds kp·32 i16s, so both 16-lane rows at 32·t are in
+                // bounds; every patch j < MR spans kpad = 2·kp ≤ PATCH_MAX i16s of `buf`, so
+                // the pair at j·kpad + 2t is in bounds. Unaligned loads.
+                unsafe {
+                    let f0 = _mm256_loadu_si256(wp.add(32 * t).cast());
+                    let f1 = _mm256_loadu_si256(wp.add(32 * t + 16).cast());
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        let pair = xp.add(j * kpad + 2 * t).cast::<i32>().read_unaligned();
+                        let x = _mm256_set1_epi32(pair);
+                        a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(x, f0));
+                        a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(x, f1));
+                    }
+                }
+            }
+            let n = 16.min(p.out_c - cb * 16);
+            for (j, a) in acc.iter().enumerate().take(np) {
+                let v0 = finish(_mm256_add_epi32(a[0], k.bias[0]), k.rq[0], offset, lo, hi);
+                let v1 = finish(_mm256_add_epi32(a[1], k.bias[1]), k.rq[1], offset, lo, hi);
+                let o = (q + j) * p.out_c + cb * 16;
+                store_n(pack16(v0, v1), &mut output[o..], n);
+            }
+        }
+        q += np;
+    }
+}
+
+/// CONV_2D on the packed i16 filter with AVX2; false when this CPU or geometry is not for it
+/// (the caller then runs the portable path).
+pub(crate) fn conv(
+    p: &ConvParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    packed: &[i16],
+    output: &mut [i8],
+) -> bool {
+    if super::isa() != Isa::Avx2 || p.out_c.div_ceil(16) > MAX_BLOCKS {
+        return false;
+    }
+    // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
+    unsafe { conv_avx2(p, pc, input, packed, output) };
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// DEPTHWISE_CONV_2D, depth multiplier 1: 16 channels at a time, (x − zp)·w exact in i16
+// (|x − zp| ≤ 255, |w| ≤ 128), widened to i32 before accumulating.
+
+#[target_feature(enable = "avx2")]
+fn depthwise_avx2(
+    p: &DepthwiseParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    filter: &[i8],
+    output: &mut [i8],
+) {
+    let c = p.in_c;
+    let full = c / 16 * 16;
+    let off16 = _mm256_set1_epi16(p.input_offset as i16);
+    let offset = _mm256_set1_epi32(p.output_offset);
+    let (lo, hi) = (_mm256_set1_epi32(p.act_min), _mm256_set1_epi32(p.act_max));
+    let mut consts = [Block16 {
+        rq: [rq8_splat(0, 0); 2],
+        bias: [_mm256_setzero_si256(); 2],
+    }; MAX_BLOCKS];
+    for (cb, k) in consts.iter_mut().enumerate().take(full / 16) {
+        *k = block16(pc, cb * 16, c);
+    }
+    for b in 0..p.batches {
+        for oy in 0..p.out_h {
+            let iy0 = (oy * p.stride_h) as isize - p.pad_h as isize;
+            for ox in 0..p.out_w {
+                let ix0 = (ox * p.stride_w) as isize - p.pad_w as isize;
+                let out_base = ((b * p.out_h + oy) * p.out_w + ox) * c;
+                for (cb, k) in consts.iter().enumerate().take(full / 16) {
+                    let c0 = cb * 16;
+                    let mut a0 = _mm256_setzero_si256();
+                    let mut a1 = _mm256_setzero_si256();
+                    for fy in 0..p.k_h {
+                        let iy = iy0 + (fy * p.dilation_h) as isize;
+                        if iy < 0 || iy >= p.in_h as isize {
+                            continue;
+                        }
+                        for fx in 0..p.k_w {
+                            let ix = ix0 + (fx * p.dilation_w) as isize;
+                            if ix < 0 || ix >= p.in_w as isize {
+                                continue;
+                            }
+                            let xs = &input
+                                [((b * p.in_h + iy as usize) * p.in_w + ix as usize) * c + c0..]
+                                [..16];
+                            let fs = &filter[(fy * p.k_w + fx) * c + c0..][..16];
+                            // SAFETY: `xs` and `fs` are 16-byte slices; unaligned loads.
+                            let (x, f) = unsafe {
+                                (
+                                    _mm_loadu_si128(xs.as_ptr().cast()),
+                                    _mm_loadu_si128(fs.as_ptr().cast()),
+                                )
+                            };
+                            let x = _mm256_add_epi16(_mm256_cvtepi8_epi16(x), off16);
+                            let prod = _mm256_mullo_epi16(x, _mm256_cvtepi8_epi16(f));
+                            a0 = _mm256_add_epi32(
+                                a0,
+                                _mm256_cvtepi16_epi32(_mm256_castsi256_si128(prod)),
+                            );
+                            a1 = _mm256_add_epi32(
+                                a1,
+                                _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(prod)),
+                            );
+                        }
+                    }
+                    let v0 = finish(_mm256_add_epi32(a0, k.bias[0]), k.rq[0], offset, lo, hi);
+                    let v1 = finish(_mm256_add_epi32(a1, k.bias[1]), k.rq[1], offset, lo, hi);
+                    store_n(pack16(v0, v1), &mut output[out_base + c0..], 16);
+                }
+                for oc in full..c {
+                    let mut acc = 0i32;
+                    for fy in 0..p.k_h {
+                        let iy = iy0 + (fy * p.dilation_h) as isize;
+                        if iy < 0 || iy >= p.in_h as isize {
+                            continue;
+                        }
+                        for fx in 0..p.k_w {
+                            let ix = ix0 + (fx * p.dilation_w) as isize;
+                            if ix < 0 || ix >= p.in_w as isize {
+                                continue;
+                            }
+                            let x =
+                                input[((b * p.in_h + iy as usize) * p.in_w + ix as usize) * c + oc];
+                            let f = filter[(fy * p.k_w + fx) * c + oc];
+                            acc = acc.wrapping_add(i32::from(f) * (i32::from(x) + p.input_offset));
+                        }
+                    }
+                    output[out_base + oc] = requantize(
+                        acc.wrapping_add(pc.bias[oc]),
+                        pc.multiplier[oc],
+                        i32::from(pc.shift[oc]),
+                        p.output_offset,
+                        p.act_min,
+                        p.act_max,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// DEPTHWISE_CONV_2D with AVX2 (depth multiplier 1, slices already checked by the caller);
+/// false when not applicable.
+pub(crate) fn depthwise(
+    p: &DepthwiseParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    filter: &[i8],
+    output: &mut [i8],
+) -> bool {
+    if super::isa() != Isa::Avx2
+        || p.depth_multiplier != 1
+        || p.in_c < 16
+        || p.in_c / 16 > MAX_BLOCKS
+        || !(-255..=255).contains(&p.input_offset)
+    {
+        return false;
+    }
+    // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
+    unsafe { depthwise_avx2(p, pc, input, filter, output) };
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// ADD (equal shapes): both inputs rescaled, summed and requantized eight lanes at a time.
+
+#[target_feature(enable = "avx2")]
+fn add_avx2(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) {
+    let n = out.len().min(a.len()).min(b.len());
+    let q1 = rq8_splat(p.input1_multiplier, p.input1_shift);
+    let q2 = rq8_splat(p.input2_multiplier, p.input2_shift);
+    let qo = rq8_splat(p.output_multiplier, p.output_shift);
+    let (o1, o2) = (
+        _mm256_set1_epi32(p.input1_offset),
+        _mm256_set1_epi32(p.input2_offset),
+    );
+    let ls = _mm_cvtsi32_si128(p.left_shift);
+    let offset = _mm256_set1_epi32(p.output_offset);
+    let (lo, hi) = (_mm256_set1_epi32(p.act_min), _mm256_set1_epi32(p.act_max));
+    let lanes = |v: &[i8]| -> __m256i {
+        // SAFETY: callers pass 8-byte slices; an 8-byte unaligned load.
+        unsafe { _mm256_cvtepi8_epi32(_mm_loadl_epi64(v.as_ptr().cast())) }
+    };
+    let mut i = 0;
+    while i + 16 <= n {
+        let mut v = [_mm256_setzero_si256(); 2];
+        for (h, vh) in v.iter_mut().enumerate() {
+            let at = i + 8 * h;
+            let x = _mm256_sll_epi32(_mm256_add_epi32(lanes(&a[at..at + 8]), o1), ls);
+            let y = _mm256_sll_epi32(_mm256_add_epi32(lanes(&b[at..at + 8]), o2), ls);
+            let sum = _mm256_add_epi32(mbqm(x, q1), mbqm(y, q2));
+            *vh = finish(sum, qo, offset, lo, hi);
+        }
+        store_n(pack16(v[0], v[1]), &mut out[i..], 16);
+        i += 16;
+    }
+    crate::kernels::add::eval_scalar(p, &a[i..n], &b[i..n], &mut out[i..n]);
+}
+
+/// Elementwise ADD with AVX2; false when this CPU is not for it.
+pub(crate) fn add(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) -> bool {
+    if super::isa() != Isa::Avx2 || !(0..=31).contains(&p.left_shift) {
+        return false;
+    }
+    // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
+    unsafe { add_avx2(p, a, b, out) };
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// FULLY_CONNECTED: four units share each 16-byte input load; i16 multiply-add, horizontal sum.
+
+#[target_feature(enable = "avx2")]
+fn dot16(x: &[i8], w: &[i8]) -> __m256i {
+    // SAFETY: callers pass 16-byte slices; unaligned loads.
+    let (x, w) = unsafe {
+        (
+            _mm_loadu_si128(x.as_ptr().cast()),
+            _mm_loadu_si128(w.as_ptr().cast()),
+        )
+    };
+    _mm256_madd_epi16(_mm256_cvtepi8_epi16(x), _mm256_cvtepi8_epi16(w))
+}
+
+#[target_feature(enable = "avx2")]
+fn fully_connected_avx2(
+    p: &FullyConnectedParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    filter: &[i8],
+    output: &mut [i8],
+) {
+    let d = p.depth;
+    let body = d / 16 * 16;
+    let k = d as i32;
+    let tail = |x: &[i8], w: &[i8]| -> i32 {
+        x[body..].iter().zip(&w[body..]).fold(0i32, |a, (&x, &w)| {
+            a.wrapping_add(i32::from(x) * i32::from(w))
+        })
+    };
+    for b in 0..p.batches {
+        let x = &input[b * d..][..d];
+        let xsum = x.iter().fold(0i32, |a, &v| a.wrapping_add(i32::from(v)));
+        let mut dots = [0i32; 4];
+        let mut u = 0;
+        while u < p.units {
+            let nu = 4.min(p.units - u);
+            let w: [&[i8]; 4] = core::array::from_fn(|j| &filter[(u + j.min(nu - 1)) * d..][..d]);
+            let mut acc = [_mm256_setzero_si256(); 4];
+            let mut t = 0;
+            while t < body {
+                let xs = &x[t..t + 16];
+                for (a, wj) in acc.iter_mut().zip(&w) {
+                    *a = _mm256_add_epi32(*a, dot16(xs, &wj[t..t + 16]));
+                }
+                t += 16;
+            }
+            for j in 0..nu {
+                dots[j] = hsum(acc[j]).wrapping_add(tail(x, w[j]));
+            }
+            for (j, &dot) in dots.iter().enumerate().take(nu) {
+                let unit = u + j;
+                let acc = dot
+                    .wrapping_add(p.input_offset.wrapping_mul(pc.filter_sum[unit]))
+                    .wrapping_add(p.filter_offset.wrapping_mul(xsum))
+                    .wrapping_add(k.wrapping_mul(p.filter_offset).wrapping_mul(p.input_offset))
+                    .wrapping_add(pc.bias[unit]);
+                output[b * p.units + unit] = requantize(
+                    acc,
+                    pc.multiplier[unit],
+                    i32::from(pc.shift[unit]),
+                    p.output_offset,
+                    p.act_min,
+                    p.act_max,
+                );
+            }
+            u += nu;
+        }
+    }
+}
+
+/// FULLY_CONNECTED with AVX2 (slices already checked by the caller); false when not applicable.
+pub(crate) fn fully_connected(
+    p: &FullyConnectedParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    filter: &[i8],
+    output: &mut [i8],
+) -> bool {
+    if super::isa() != Isa::Avx2 || p.units == 0 || p.depth == 0 {
+        return false;
+    }
+    // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
+    unsafe { fully_connected_avx2(p, pc, input, filter, output) };
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVERAGE_POOL_2D: the portable channel-blocked loop, compiled for AVX2 (the compiler widens
+// its channel loop to 256-bit lanes).
+
+#[target_feature(enable = "avx2")]
+fn average_avx2(p: &PoolParams, input: &[i8], output: &mut [i8]) -> bool {
+    pooling::average_blocked(p, input, output)
+}
+
+/// Average pooling with AVX2 code generation; `None` when this CPU is not for it.
+pub(crate) fn average_pool(p: &PoolParams, input: &[i8], output: &mut [i8]) -> Option<bool> {
+    if super::isa() != Isa::Avx2 {
+        return None;
+    }
+    // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
+    Some(unsafe { average_avx2(p, input, output) })
+}
