@@ -83,7 +83,7 @@ pub fn eval(
             // The widened path only exists with `std`: an MCU keeps no i16 filter copies, and
             // leaving it out saves its code in firmware images.
             #[cfg(feature = "std")]
-            Some(f16) if f16.len() >= widened_len(p) => {
+            Some(f16) if f16.len() >= widened_len(p) && 2 * patch_pairs(p) <= PATCH_MAX => {
                 #[cfg(target_arch = "x86_64")]
                 if super::simd::x86::conv(p, pc, input, f16, output) {
                     return;
@@ -213,25 +213,33 @@ const PIXELS: usize = 4;
 /// Output channels per block of the packed (widened) filter layout.
 pub const BLOCK_C: usize = 16;
 
-/// K pairs of the packed layout: the patch length rounded up to even, halved.
-fn patch_pairs(p: &ConvParams) -> usize {
-    (p.k_h * p.k_w * p.in_c).div_ceil(2)
+/// Tap pairs per filter row (`k_w · in_c` taps, rounded up to even): the packed layout pairs
+/// taps within one filter row, so a row of the input image is a contiguous run of pairs.
+pub(crate) fn row_pairs(p: &ConvParams) -> usize {
+    (p.k_w * p.in_c).div_ceil(2)
+}
+
+/// Tap pairs of the whole packed patch (`k_h` rows of [`row_pairs`]).
+pub(crate) fn patch_pairs(p: &ConvParams) -> usize {
+    p.k_h * row_pairs(p)
 }
 
 /// i16 elements [`widen_filter`] writes for this convolution: `ceil(out_c / 16)` blocks of
-/// `ceil(K / 2)` rows of 32 (16 channels × a pair of taps), zero-padded.
+/// [`patch_pairs`] rows of 32 (16 channels × a pair of taps), zero-padded.
 pub fn widened_len(p: &ConvParams) -> usize {
     p.out_c.div_ceil(BLOCK_C) * patch_pairs(p) * 2 * BLOCK_C
 }
 
-/// Writes the widened, packed copy of `filter` (`[out_c][kh·kw·in_c]` int8) into `dst` in the
+/// Writes the widened, packed copy of `filter` (`[out_c][kh][kw·in_c]` int8) into `dst` in the
 /// layout [`eval`] expects for `filter16`: element `(block, pair, channel, e)` at
-/// `((block·pairs + pair)·16 + channel)·2 + e` holds tap `2·pair + e` of output channel
-/// `16·block + channel` (0 past the patch or the channels). One `vpmaddwd` of a broadcast pair
-/// of inputs against a 16-channel row adds two taps into eight channel lanes.
+/// `((block·pairs + pair)·16 + channel)·2 + e` holds, for pair `fy·row_pairs + t`, tap
+/// `2t + e` of filter row `fy` of output channel `16·block + channel` (0 past the row or the
+/// channels). One `vpmaddwd` of a broadcast pair of inputs against a 16-channel row adds two
+/// taps into eight channel lanes.
 pub fn widen_filter(p: &ConvParams, filter: &[i8], dst: &mut [i16]) {
     let plen = p.k_h * p.k_w * p.in_c;
-    let pairs = patch_pairs(p);
+    let row = p.k_w * p.in_c;
+    let (rp, pairs) = (row_pairs(p), patch_pairs(p));
     let len = widened_len(p);
     if plen == 0 || dst.len() < len || filter.len() < p.out_c * plen {
         return;
@@ -241,9 +249,9 @@ pub fn widen_filter(p: &ConvParams, filter: &[i8], dst: &mut [i16]) {
         let ch = (i / 2) % BLOCK_C;
         let pair = (i / (2 * BLOCK_C)) % pairs;
         let block = i / (2 * BLOCK_C * pairs);
-        let (oc, k) = (block * BLOCK_C + ch, 2 * pair + e);
-        *d = if oc < p.out_c && k < plen {
-            i16::from(filter[oc * plen + k])
+        let (oc, fy, r) = (block * BLOCK_C + ch, pair / rp, 2 * (pair % rp) + e);
+        *d = if oc < p.out_c && r < row {
+            i16::from(filter[oc * plen + fy * row + r])
         } else {
             0
         };
@@ -251,7 +259,8 @@ pub fn widen_filter(p: &ConvParams, filter: &[i8], dst: &mut [i16]) {
 }
 
 /// Gathers the receptive field of output pixel (`b`, `oy`, `ox`) as `x − zp_in` in i16, zero
-/// outside the image (TFLM skips those taps; a zero contributes nothing).
+/// outside the image (TFLM skips those taps; a zero contributes nothing), in the packed
+/// layout's order: `k_h` rows of `2·row_pairs` (a row with an odd tap count ends with a 0).
 #[cfg(feature = "std")]
 #[inline(always)]
 pub(crate) fn gather(
@@ -265,7 +274,10 @@ pub(crate) fn gather(
     let iy0 = (oy * p.stride_h) as isize - p.pad_h as isize;
     let ix0 = (ox * p.stride_w) as isize - p.pad_w as isize;
     let row_len = p.k_w * p.in_c;
-    for (fy, drow) in dst.chunks_exact_mut(row_len).take(p.k_h).enumerate() {
+    let stride = 2 * row_pairs(p);
+    for (fy, drow) in dst.chunks_exact_mut(stride).take(p.k_h).enumerate() {
+        let (drow, pad) = drow.split_at_mut(row_len);
+        pad.fill(0);
         let iy = iy0 + (fy * p.dilation_h) as isize;
         if iy < 0 || iy >= p.in_h as isize {
             drow.fill(0);
@@ -324,8 +336,7 @@ pub(crate) fn eval_wide(
         let np = PIXELS.min(pixels - q);
         for (j, patch) in buf.iter_mut().enumerate().take(np) {
             let (b, r) = ((q + j) / hw, (q + j) % hw);
-            gather(p, input, b, r / p.out_w, r % p.out_w, &mut patch[..plen]);
-            patch[plen..kpad].fill(0);
+            gather(p, input, b, r / p.out_w, r % p.out_w, &mut patch[..kpad]);
         }
         for cb in 0..blocks {
             let w = &filter[cb * pairs * 2 * BLOCK_C..][..pairs * 2 * BLOCK_C];

@@ -181,8 +181,7 @@ const MAX_BLOCKS: usize = 32;
 
 #[target_feature(enable = "avx2")]
 fn conv_avx2(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], packed: &[i16], output: &mut [i8]) {
-    let plen = p.k_h * p.k_w * p.in_c;
-    let kp = plen.div_ceil(2);
+    let kp = conv::patch_pairs(p);
     let kpad = 2 * kp;
     let blocks = p.out_c.div_ceil(16);
     let pixels = p.batches * p.out_h * p.out_w;
@@ -205,6 +204,18 @@ fn conv_avx2(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], packed: &[i16], 
     }
     let offset = _mm256_set1_epi32(p.output_offset);
     let (lo, hi) = (_mm256_set1_epi32(p.act_min), _mm256_set1_epi32(p.act_max));
+    let tile = Tile {
+        consts: &consts[..blocks],
+        offset,
+        lo,
+        hi,
+        kp,
+        out_c: p.out_c,
+    };
+    if p.dilation_w == 1 {
+        PADDED.with_borrow_mut(|img| conv_direct(p, &tile, input, packed, output, img));
+        return;
+    }
     let mut buf = [0i16; MR * conv::PATCH_MAX];
     let mut q = 0;
     while q < pixels {
@@ -212,37 +223,172 @@ fn conv_avx2(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], packed: &[i16], 
         for j in 0..np {
             let (b, r) = ((q + j) / hw, (q + j) % hw);
             let dst = &mut buf[j * kpad..(j + 1) * kpad];
-            conv::gather(p, input, b, r / p.out_w, r % p.out_w, &mut dst[..plen]);
-            dst[plen..].fill(0);
+            conv::gather(p, input, b, r / p.out_w, r % p.out_w, dst);
         }
-        let xp = buf.as_ptr();
-        for (cb, k) in consts.iter().enumerate().take(blocks) {
-            let w = &packed[cb * kp * 32..(cb + 1) * kp * 32];
-            let wp = w.as_ptr();
-            let mut acc = [[_mm256_setzero_si256(); 2]; MR];
-            for t in 0..kp {
-                // SAFETY: t < kp and `w` holds kp·32 i16s, so both 16-lane rows at 32·t are in
-                // bounds; every patch j < MR spans kpad = 2·kp ≤ PATCH_MAX i16s of `buf`, so
-                // the pair at j·kpad + 2t is in bounds. Unaligned loads.
-                unsafe {
-                    let f0 = _mm256_loadu_si256(wp.add(32 * t).cast());
-                    let f1 = _mm256_loadu_si256(wp.add(32 * t + 16).cast());
-                    for (j, a) in acc.iter_mut().enumerate() {
-                        let pair = xp.add(j * kpad + 2 * t).cast::<i32>().read_unaligned();
-                        let x = _mm256_set1_epi32(pair);
-                        a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(x, f0));
-                        a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(x, f1));
-                    }
+        // Pixels past the last one re-read the first patch (results not stored).
+        let at: [usize; MR] = core::array::from_fn(|j| if j < np { j * kpad } else { 0 });
+        // SAFETY: every offset in `at` plus 2·kp ≤ kpad elements stays inside `buf`.
+        unsafe {
+            tile_run(
+                &tile,
+                buf.as_ptr(),
+                &at,
+                &[0],
+                kp,
+                kp,
+                packed,
+                output,
+                q,
+                np,
+            )
+        };
+        q += np;
+    }
+}
+
+/// The constants of one conv for the register tile.
+struct Tile<'a> {
+    consts: &'a [Block16],
+    offset: __m256i,
+    lo: __m256i,
+    hi: __m256i,
+    /// Tap pairs of the whole patch.
+    kp: usize,
+    out_c: usize,
+}
+
+/// Runs every 16-channel block of `np` (≤ MR) output pixels starting at pixel `q`: pixel j's
+/// patch is `rows` runs of `row_pairs` i16 pairs, run r at `x + at[j] + row_off[r]`.
+///
+/// # Safety
+/// AVX2 must be available; for every j < MR and r < rows, `x + at[j] + row_off[r]` must address
+/// `2·row_pairs` readable i16s; `rows · row_pairs == tile.kp`; `packed` must hold
+/// `consts.len() · kp · 32` i16s and `output` `(q + np) · out_c` bytes.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+unsafe fn tile_run(
+    tile: &Tile<'_>,
+    x: *const i16,
+    at: &[usize; MR],
+    row_off: &[usize],
+    row_pairs: usize,
+    kp: usize,
+    packed: &[i16],
+    output: &mut [i8],
+    q: usize,
+    np: usize,
+) {
+    let _ = kp;
+    for (cb, k) in tile.consts.iter().enumerate() {
+        let mut wp = packed[cb * tile.kp * 32..(cb + 1) * tile.kp * 32].as_ptr();
+        let mut acc = [[_mm256_setzero_si256(); 2]; MR];
+        for &ro in row_off {
+            let xs: [*const i16; MR] = core::array::from_fn(|j| x.add(at[j] + ro));
+            for t in 0..row_pairs {
+                // SAFETY (caller): the filter rows are inside `packed` (kp rows per block,
+                // walked once); pair t of each run is inside its run.
+                let f0 = _mm256_loadu_si256(wp.cast());
+                let f1 = _mm256_loadu_si256(wp.add(16).cast());
+                wp = wp.add(32);
+                for (a, &xj) in acc.iter_mut().zip(&xs) {
+                    let pair = xj.add(2 * t).cast::<i32>().read_unaligned();
+                    let v = _mm256_set1_epi32(pair);
+                    a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(v, f0));
+                    a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(v, f1));
                 }
             }
-            let n = 16.min(p.out_c - cb * 16);
-            for (j, a) in acc.iter().enumerate().take(np) {
-                let v0 = finish(_mm256_add_epi32(a[0], k.bias[0]), k.rq[0], offset, lo, hi);
-                let v1 = finish(_mm256_add_epi32(a[1], k.bias[1]), k.rq[1], offset, lo, hi);
-                let o = (q + j) * p.out_c + cb * 16;
-                store_n(pack16(v0, v1), &mut output[o..], n);
+        }
+        let n = 16.min(tile.out_c - cb * 16);
+        for (j, a) in acc.iter().enumerate().take(np) {
+            let v0 = finish(
+                _mm256_add_epi32(a[0], k.bias[0]),
+                k.rq[0],
+                tile.offset,
+                tile.lo,
+                tile.hi,
+            );
+            let v1 = finish(
+                _mm256_add_epi32(a[1], k.bias[1]),
+                k.rq[1],
+                tile.offset,
+                tile.lo,
+                tile.hi,
+            );
+            let o = (q + j) * tile.out_c + cb * 16;
+            store_n(pack16(v0, v1), &mut output[o..], n);
+        }
+    }
+}
+
+std::thread_local! {
+    /// Per-thread zero-padded i16 copy of a conv input (grows to the largest layer, then stays).
+    static PADDED: core::cell::RefCell<std::vec::Vec<i16>> =
+        const { core::cell::RefCell::new(std::vec::Vec::new()) };
+}
+
+/// Dilation-free rows: the input is converted once per call to `x − zp` in i16 with the padding
+/// materialised as zeros, so each filter row of each output pixel is a contiguous run of the
+/// padded image and the tile reads it in place (no per-pixel gather).
+#[target_feature(enable = "avx2")]
+fn conv_direct(
+    p: &ConvParams,
+    tile: &Tile<'_>,
+    input: &[i8],
+    packed: &[i16],
+    output: &mut [i8],
+    img: &mut std::vec::Vec<i16>,
+) {
+    let rp = conv::row_pairs(p);
+    let eff_h = (p.k_h - 1) * p.dilation_h + 1;
+    let pad_b = ((p.out_h - 1) * p.stride_h + eff_h).saturating_sub(p.pad_h + p.in_h);
+    let pad_r = ((p.out_w - 1) * p.stride_w + p.k_w).saturating_sub(p.pad_w + p.in_w);
+    let (hp, wp) = (p.pad_h + p.in_h + pad_b, p.pad_w + p.in_w + pad_r);
+    let c = p.in_c;
+    // +2: the last pair of a row with an odd tap count reads one element past the run.
+    let need = p.batches * hp * wp * c + 2;
+    img.clear();
+    img.resize(need, 0);
+    let run = p.in_w * c;
+    for b in 0..p.batches {
+        for y in 0..p.in_h {
+            let src = &input[(b * p.in_h + y) * run..][..run];
+            let dst = &mut img[((b * hp + p.pad_h + y) * wp + p.pad_w) * c..][..run];
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = (i32::from(v) + p.input_offset) as i16;
             }
         }
+    }
+    let row_off: [usize; 16] = core::array::from_fn(|fy| fy * p.dilation_h * wp * c);
+    let rows = &row_off[..p.k_h.min(16)];
+    let hw = p.out_h * p.out_w;
+    let pixels = p.batches * hw;
+    let base = |q: usize| {
+        let (b, r) = (q / hw, q % hw);
+        ((b * hp + (r / p.out_w) * p.stride_h) * wp + (r % p.out_w) * p.stride_w) * c
+    };
+    let mut q = 0;
+    while q < pixels {
+        let np = MR.min(pixels - q);
+        let at: [usize; MR] = core::array::from_fn(|j| base(q + j.min(np - 1)));
+        // SAFETY: pixel bases plus row offsets stay inside the padded image: the last row read
+        // is (out_h−1)·stride_h + (k_h−1)·dilation_h < hp, the last column
+        // (out_w−1)·stride_w + k_w − 1 < wp, and a run of 2·row_pairs ≤ k_w·c + 1 elements
+        // ends at most one element past the image, inside the +2 slack; rows·row_pairs = kp;
+        // `conv_avx2` checked `packed` and `output`.
+        unsafe {
+            tile_run(
+                tile,
+                img.as_ptr(),
+                &at,
+                rows,
+                rp,
+                tile.kp,
+                packed,
+                output,
+                q,
+                np,
+            )
+        };
         q += np;
     }
 }
@@ -256,7 +402,13 @@ pub(crate) fn conv(
     packed: &[i16],
     output: &mut [i8],
 ) -> bool {
-    if super::isa() != Isa::Avx2 || p.out_c.div_ceil(16) > MAX_BLOCKS {
+    if super::isa() != Isa::Avx2
+        || p.out_c.div_ceil(16) > MAX_BLOCKS
+        || p.k_h > 16
+        || 2 * conv::patch_pairs(p) > conv::PATCH_MAX
+        || p.out_h == 0
+        || p.out_w == 0
+    {
         return false;
     }
     // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
@@ -539,4 +691,70 @@ pub(crate) fn average_pool(p: &PoolParams, input: &[i8], output: &mut [i8]) -> O
     }
     // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
     Some(unsafe { average_avx2(p, input, output) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::mul_by_quantized_multiplier;
+    use proptest::prelude::*;
+
+    /// Eight-lane requantization against the scalar TFLM transcription.
+    fn lanes(x: [i32; 8], mult: [i32; 8], shift: [i8; 8]) -> Option<[i32; 8]> {
+        if !std::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        #[target_feature(enable = "avx2")]
+        fn run(x: &[i32; 8], mult: &[i32; 8], shift: &[i8; 8]) -> [i32; 8] {
+            let mut out = [0i32; 8];
+            // SAFETY: `x` and `out` are 32 bytes each; unaligned load and store.
+            unsafe {
+                let v = mbqm(_mm256_loadu_si256(x.as_ptr().cast()), rq8(mult, shift));
+                _mm256_storeu_si256(out.as_mut_ptr().cast(), v);
+            }
+            out
+        }
+        // SAFETY: AVX2 was detected just above.
+        Some(unsafe { run(&x, &mult, &shift) })
+    }
+
+    fn check(x: [i32; 8], mult: [i32; 8], shift: [i8; 8]) -> Result<(), TestCaseError> {
+        if let Some(got) = lanes(x, mult, shift) {
+            for l in 0..8 {
+                let want = mul_by_quantized_multiplier(x[l], mult[l], i32::from(shift[l]));
+                prop_assert_eq!(got[l], want, "x {} m {} s {}", x[l], mult[l], shift[l]);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn mbqm_lanes_equal_scalar(
+            x in prop::array::uniform8(any::<i32>()),
+            mult in prop::array::uniform8(prop_oneof![(1i32 << 30)..=i32::MAX, Just(0), Just(i32::MIN), any::<i32>()]),
+            shift in prop::array::uniform8(-40i8..=40),
+        ) {
+            check(x, mult, shift)?;
+        }
+    }
+
+    #[test]
+    fn mbqm_edges() {
+        let e = [
+            i32::MIN,
+            i32::MAX,
+            0,
+            -1,
+            1,
+            1 << 30,
+            -(1 << 30),
+            -(1 << 30) - 1,
+        ];
+        for &m in &[i32::MIN, i32::MAX, 1 << 30, (1 << 30) + 12345] {
+            for s in -33i8..=32 {
+                check(e, [m; 8], [s; 8]).unwrap();
+            }
+        }
+    }
 }
