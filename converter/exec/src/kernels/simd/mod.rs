@@ -19,6 +19,9 @@ pub enum Isa {
     Portable,
     /// x86-64 AVX2 (Haswell, Zen 1 and later).
     Avx2,
+    /// x86-64 AVX2 plus AVX-512 F/BW and VNNI (`vpdpwssd` on 512-bit lanes) for the conv tile;
+    /// built only by compilers with the AVX-512 intrinsics (Rust 1.89+).
+    Avx512Vnni,
 }
 
 impl Isa {
@@ -27,7 +30,14 @@ impl Isa {
         match self {
             Isa::Portable => "portable",
             Isa::Avx2 => "avx2",
+            Isa::Avx512Vnni => "avx512-vnni",
         }
+    }
+
+    /// True when the AVX2 kernels may run (AVX-512 VNNI hosts run them for all but the conv
+    /// tile).
+    pub fn has_avx2(self) -> bool {
+        matches!(self, Isa::Avx2 | Isa::Avx512Vnni)
     }
 }
 
@@ -36,14 +46,28 @@ mod select {
     use super::Isa;
     use core::sync::atomic::{AtomicU8, Ordering};
 
-    /// 0: not chosen yet, 1: portable, 2: AVX2.
+    /// 0: not chosen yet, 1: portable, 2: AVX2, 3: AVX-512 VNNI.
     static CHOSEN: AtomicU8 = AtomicU8::new(0);
 
+    #[cfg(snapuq_avx512)]
+    fn has_avx512_vnni() -> bool {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+
+    #[cfg(not(snapuq_avx512))]
+    fn has_avx512_vnni() -> bool {
+        false
+    }
+
     pub fn best() -> Isa {
-        if std::is_x86_feature_detected!("avx2") {
-            Isa::Avx2
-        } else {
+        if !std::is_x86_feature_detected!("avx2") {
             Isa::Portable
+        } else if has_avx512_vnni() {
+            Isa::Avx512Vnni
+        } else {
+            Isa::Avx2
         }
     }
 
@@ -52,10 +76,12 @@ mod select {
         match CHOSEN.load(Ordering::Relaxed) {
             1 => Isa::Portable,
             2 => Isa::Avx2,
+            3 => Isa::Avx512Vnni,
             _ => {
                 let forced = std::env::var("SNAPUQ_EXEC_ISA").ok();
                 let isa = match forced.as_deref() {
                     Some("portable") => Isa::Portable,
+                    Some("avx2") => Isa::Avx2,
                     _ => best(),
                 };
                 force(Some(isa));
@@ -65,14 +91,17 @@ mod select {
     }
 
     pub fn force(isa: Option<Isa>) -> Isa {
+        let b = best();
         let isa = match isa {
-            Some(Isa::Avx2) if best() == Isa::Avx2 => Isa::Avx2,
-            Some(Isa::Avx2) | Some(Isa::Portable) => Isa::Portable,
-            None => best(),
+            None => b,
+            Some(Isa::Avx512Vnni) if b == Isa::Avx512Vnni => b,
+            Some(Isa::Avx2 | Isa::Avx512Vnni) if b.has_avx2() => Isa::Avx2,
+            Some(_) => Isa::Portable,
         };
         let code = match isa {
             Isa::Portable => 1,
             Isa::Avx2 => 2,
+            Isa::Avx512Vnni => 3,
         };
         CHOSEN.store(code, Ordering::Relaxed);
         isa
@@ -95,7 +124,7 @@ mod select {
 }
 
 /// The instruction set the kernels use now: the best this CPU has, unless [`force_isa`] or the
-/// environment variable `SNAPUQ_EXEC_ISA=portable` (read once) chose otherwise.
+/// environment variable `SNAPUQ_EXEC_ISA` (`portable` or `avx2`, read once) chose otherwise.
 #[inline]
 pub fn isa() -> Isa {
     select::isa()
@@ -107,7 +136,7 @@ pub fn best_isa() -> Isa {
 }
 
 /// Pins the kernels to `isa` for the whole process (`None`: back to the best available).
-/// Asking for an instruction set the CPU lacks gives the portable path. Returns the choice.
+/// Asking for an instruction set the CPU lacks gives the best lower one. Returns the choice.
 pub fn force_isa(isa: Option<Isa>) -> Isa {
     select::force(isa)
 }

@@ -9,7 +9,6 @@
 //! form lane by lane.
 use core::arch::x86_64::*;
 
-use super::Isa;
 use crate::kernels::add::AddParams;
 use crate::kernels::conv::{self, ConvParams};
 use crate::kernels::depthwise::DepthwiseParams;
@@ -211,6 +210,7 @@ fn conv_avx2(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], packed: &[i16], 
         hi,
         kp,
         out_c: p.out_c,
+        vnni: super::isa() == super::Isa::Avx512Vnni,
     };
     if p.dilation_w == 1 {
         PADDED.with_borrow_mut(|img| conv_direct(p, &tile, input, packed, output, img));
@@ -255,6 +255,8 @@ struct Tile<'a> {
     /// Tap pairs of the whole patch.
     kp: usize,
     out_c: usize,
+    /// Run the AVX-512 VNNI tile (checked at dispatch).
+    vnni: bool,
 }
 
 /// Runs every 16-channel block of `np` (≤ MR) output pixels starting at pixel `q`: pixel j's
@@ -269,7 +271,7 @@ struct Tile<'a> {
 unsafe fn tile_run(
     tile: &Tile<'_>,
     x: *const i16,
-    at: &[usize; MR],
+    at: &[usize],
     row_off: &[usize],
     row_pairs: usize,
     kp: usize,
@@ -309,6 +311,81 @@ unsafe fn tile_run(
             );
             let v1 = finish(
                 _mm256_add_epi32(a[1], k.bias[1]),
+                k.rq[1],
+                tile.offset,
+                tile.lo,
+                tile.hi,
+            );
+            let o = (q + j) * tile.out_c + cb * 16;
+            store_n(pack16(v0, v1), &mut output[o..], n);
+        }
+    }
+}
+
+/// Output pixels per AVX-512 tile: twelve independent `vpdpwssd` chains cover its latency.
+#[cfg(snapuq_avx512)]
+const MR512: usize = 8;
+
+/// [`tile_run`] on 512-bit lanes: one 16-channel block is one register, and `vpdpwssd` does
+/// the pair multiply-add and the accumulation in one instruction.
+///
+/// # Safety
+/// As [`tile_run`] (with `at` holding [`MR512`] offsets), and the CPU must have AVX-512 F, BW
+/// and VNNI.
+#[cfg(snapuq_avx512)]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+unsafe fn tile_run512(
+    tile: &Tile<'_>,
+    x: *const i16,
+    at: &[usize],
+    row_off: &[usize],
+    row_pairs: usize,
+    packed: &[i16],
+    output: &mut [i8],
+    q: usize,
+    np: usize,
+) {
+    for (cb, k) in tile.consts.iter().enumerate() {
+        let mut wp = packed[cb * tile.kp * 32..(cb + 1) * tile.kp * 32].as_ptr();
+        let z = _mm512_setzero_si512();
+        let (mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7) =
+            (z, z, z, z, z, z, z, z);
+        for &ro in row_off {
+            let xs: [*const i16; MR512] = core::array::from_fn(|j| x.add(at[j] + ro));
+            // Named accumulators (not an array) so they live in registers for the whole loop.
+            for t in 0..row_pairs {
+                // SAFETY (caller): as in `tile_run`; the 32 i16s at `wp` are one filter row.
+                let f = _mm512_loadu_si512(wp.cast());
+                wp = wp.add(32);
+                let x =
+                    |j: usize| _mm512_set1_epi32(xs[j].add(2 * t).cast::<i32>().read_unaligned());
+                a0 = _mm512_dpwssd_epi32(a0, x(0), f);
+                a1 = _mm512_dpwssd_epi32(a1, x(1), f);
+                a2 = _mm512_dpwssd_epi32(a2, x(2), f);
+                a3 = _mm512_dpwssd_epi32(a3, x(3), f);
+                a4 = _mm512_dpwssd_epi32(a4, x(4), f);
+                a5 = _mm512_dpwssd_epi32(a5, x(5), f);
+                a6 = _mm512_dpwssd_epi32(a6, x(6), f);
+                a7 = _mm512_dpwssd_epi32(a7, x(7), f);
+            }
+        }
+        let acc = [a0, a1, a2, a3, a4, a5, a6, a7];
+        let n = 16.min(tile.out_c - cb * 16);
+        for (j, a) in acc.iter().enumerate().take(np) {
+            let (a0, a1) = (
+                _mm512_castsi512_si256(*a),
+                _mm512_extracti64x4_epi64::<1>(*a),
+            );
+            let v0 = finish(
+                _mm256_add_epi32(a0, k.bias[0]),
+                k.rq[0],
+                tile.offset,
+                tile.lo,
+                tile.hi,
+            );
+            let v1 = finish(
+                _mm256_add_epi32(a1, k.bias[1]),
                 k.rq[1],
                 tile.offset,
                 tile.lo,
@@ -366,16 +443,27 @@ fn conv_direct(
         let (b, r) = (q / hw, q % hw);
         ((b * hp + (r / p.out_w) * p.stride_h) * wp + (r % p.out_w) * p.stride_w) * c
     };
+    #[cfg(snapuq_avx512)]
+    let group = if tile.vnni { MR512 } else { MR };
+    #[cfg(not(snapuq_avx512))]
+    let group = MR;
     let mut q = 0;
     while q < pixels {
-        let np = MR.min(pixels - q);
-        let at: [usize; MR] = core::array::from_fn(|j| base(q + j.min(np - 1)));
+        let np = group.min(pixels - q);
+        let at: [usize; 16] = core::array::from_fn(|j| base(q + j.min(np - 1)));
         // SAFETY: pixel bases plus row offsets stay inside the padded image: the last row read
         // is (out_h−1)·stride_h + (k_h−1)·dilation_h < hp, the last column
         // (out_w−1)·stride_w + k_w − 1 < wp, and a run of 2·row_pairs ≤ k_w·c + 1 elements
         // ends at most one element past the image, inside the +2 slack; rows·row_pairs = kp;
-        // `conv_avx2` checked `packed` and `output`.
+        // `conv_avx2` checked `packed` and `output`; `vnni` is set only when the CPU has
+        // AVX-512 F, BW and VNNI (`isa()`).
         unsafe {
+            #[cfg(snapuq_avx512)]
+            if tile.vnni {
+                tile_run512(tile, img.as_ptr(), &at, rows, rp, packed, output, q, np);
+                q += np;
+                continue;
+            }
             tile_run(
                 tile,
                 img.as_ptr(),
@@ -387,8 +475,8 @@ fn conv_direct(
                 output,
                 q,
                 np,
-            )
-        };
+            );
+        }
         q += np;
     }
 }
@@ -402,7 +490,7 @@ pub(crate) fn conv(
     packed: &[i16],
     output: &mut [i8],
 ) -> bool {
-    if super::isa() != Isa::Avx2
+    if !super::isa().has_avx2()
         || p.out_c.div_ceil(16) > MAX_BLOCKS
         || p.k_h > 16
         || 2 * conv::patch_pairs(p) > conv::PATCH_MAX
@@ -528,7 +616,7 @@ pub(crate) fn depthwise(
     filter: &[i8],
     output: &mut [i8],
 ) -> bool {
-    if super::isa() != Isa::Avx2
+    if !super::isa().has_avx2()
         || p.depth_multiplier != 1
         || p.in_c < 16
         || p.in_c / 16 > MAX_BLOCKS
@@ -579,7 +667,7 @@ fn add_avx2(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) {
 
 /// Elementwise ADD with AVX2; false when this CPU is not for it.
 pub(crate) fn add(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) -> bool {
-    if super::isa() != Isa::Avx2 || !(0..=31).contains(&p.left_shift) {
+    if !super::isa().has_avx2() || !(0..=31).contains(&p.left_shift) {
         return false;
     }
     // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
@@ -667,7 +755,7 @@ pub(crate) fn fully_connected(
     filter: &[i8],
     output: &mut [i8],
 ) -> bool {
-    if super::isa() != Isa::Avx2 || p.units == 0 || p.depth == 0 {
+    if !super::isa().has_avx2() || p.units == 0 || p.depth == 0 {
         return false;
     }
     // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
@@ -686,7 +774,7 @@ fn average_avx2(p: &PoolParams, input: &[i8], output: &mut [i8]) -> bool {
 
 /// Average pooling with AVX2 code generation; `None` when this CPU is not for it.
 pub(crate) fn average_pool(p: &PoolParams, input: &[i8], output: &mut [i8]) -> Option<bool> {
-    if super::isa() != Isa::Avx2 {
+    if !super::isa().has_avx2() {
         return None;
     }
     // SAFETY: `isa()` is AVX2 only when `is_x86_feature_detected!("avx2")` said so.
