@@ -13,7 +13,9 @@
 //! `data/cifar10/train-5k.bin` (or `--cifar`), the other models seeded int8 inputs.
 //!
 //! Per model it prints samples per CPU-second (thread CPU time, which stays stable on a loaded
-//! machine) and per wall-second for: snapuq-exec on one thread with the best instruction set,
+//! machine; the median over rounds of at least `--min-cpu`/5 seconds for snapuq-exec and over
+//! chunks of 25 samples for the Python runtimes, each run for at least `--min-cpu` CPU seconds)
+//! and per wall-second for: snapuq-exec on one thread with the best instruction set,
 //! the same with the portable kernels, snapuq-exec on two threads (wall scaling over one thread,
 //! and the CPU-normalised scaling 2·rate₂/rate₁ per CPU-second, which shows whether the two
 //! threads slow each other down), then the Python runtimes (one thread each; their loop
@@ -166,6 +168,7 @@ const REF_LOOP: &str = r#"
 import sys, time
 import numpy as np
 model, inp, out, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+min_cpu = float(sys.argv[5])
 data = open(model, "rb").read()
 
 def timed(name, setup):
@@ -176,15 +179,30 @@ def timed(name, setup):
         return
     x = np.fromfile(inp, dtype=np.int8).reshape([n] + shape)
     set_in(x[0]); invoke(); get_out()
-    outs = []
+    outs, rates = [], []
+    tc = 0.0
+    done = passes = 0
     t0, c0 = time.perf_counter(), time.process_time()
-    for s in range(n):
-        set_in(x[s])
-        invoke()
-        outs.append(np.array(get_out()).tobytes())
-    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    while passes == 0 or tc < min_cpu:
+        k0 = time.process_time()
+        for s in range(n):
+            set_in(x[s])
+            invoke()
+            o = get_out()
+            if passes == 0:
+                outs.append(np.array(o).tobytes())
+            if (s + 1) % 25 == 0 or s + 1 == n:
+                k1 = time.process_time()
+                if k1 > k0:
+                    rates.append(((s % 25) + 1) / (k1 - k0))
+                k0 = k1
+        done += n
+        passes += 1
+        tc = time.process_time() - c0
+    wc = time.perf_counter() - t0
+    rates.sort()
     open(out + "." + name, "wb").write(b"".join(outs))
-    print(name, dt, dc, flush=True)
+    print(name, wc, tc, done, rates[len(rates) // 2] if rates else 0.0, flush=True)
 
 def tflm():
     from tflite_micro.python.tflite_micro import runtime
@@ -227,10 +245,19 @@ struct Timing {
     samples: usize,
     wall: f64,
     cpu: f64,
+    /// Median over rounds of samples per CPU-second (0: use the totals).
+    median: f64,
 }
 
 impl Timing {
     fn per_cpu(&self) -> f64 {
+        if self.median > 0.0 {
+            return self.median;
+        }
+        self.samples as f64 / self.cpu.max(1e-9)
+    }
+    /// Samples per CPU-second over the whole run.
+    fn total_per_cpu(&self) -> f64 {
         self.samples as f64 / self.cpu.max(1e-9)
     }
     fn per_wall(&self) -> f64 {
@@ -261,16 +288,29 @@ fn run_thread(
     one(samples[0])?;
     let (c0, t0) = (thread_cpu().unwrap_or(0.0), Instant::now());
     let mut outs = Vec::with_capacity(samples.len());
-    let mut done = 0;
-    let mut pass = 0;
+    let (mut done, mut pass) = (0, 0);
+    // Rounds of at least a fifth of `min_cpu` (whole samples): the median round rate is the
+    // figure, robust to bursts of contention on a shared machine.
+    let round_cpu = min_cpu / 5.0;
+    let mut rates = vec![];
+    let (mut r_cpu0, mut r_n) = (0.0, 0usize);
     loop {
         for s in samples {
             let o = one(s)?;
             if pass == 0 {
                 outs.push(o);
             }
+            done += 1;
+            r_n += 1;
+            if passes.is_none() && r_n >= 8 {
+                let cpu = thread_cpu().unwrap_or(0.0) - c0;
+                if cpu - r_cpu0 >= round_cpu {
+                    rates.push(r_n as f64 / (cpu - r_cpu0));
+                    r_cpu0 = cpu;
+                    r_n = 0;
+                }
+            }
         }
-        done += samples.len();
         pass += 1;
         let cpu = thread_cpu().unwrap_or(0.0) - c0;
         let enough = match passes {
@@ -278,10 +318,12 @@ fn run_thread(
             None => cpu >= min_cpu,
         };
         if enough {
+            rates.sort_by(f64::total_cmp);
             let t = Timing {
                 samples: done,
                 wall: t0.elapsed().as_secs_f64(),
                 cpu,
+                median: rates.get(rates.len() / 2).copied().unwrap_or(0.0),
             };
             return Ok((t, outs));
         }
@@ -324,6 +366,7 @@ struct RefResult {
 }
 
 fn run_refs(
+    min_cpu: f64,
     py: &Path,
     model: &Path,
     samples: &[Vec<u8>],
@@ -341,6 +384,7 @@ fn run_refs(
         .arg(&inp)
         .arg(&outp)
         .arg(samples.len().to_string())
+        .arg(min_cpu.to_string())
         .output()
         .map_err(|e| {
             format!(
@@ -367,10 +411,9 @@ fn run_refs(
             });
             continue;
         }
-        let (Some(wall), Some(cpu)) = (
-            f.get(1).and_then(|v| v.parse().ok()),
-            f.get(2).and_then(|v| v.parse().ok()),
-        ) else {
+        let num = |k: usize| f.get(k).and_then(|v| v.parse::<f64>().ok());
+        let (Some(wall), Some(cpu), Some(done), Some(median)) = (num(1), num(2), num(3), num(4))
+        else {
             return Err(format!("reference printed {line:?}"));
         };
         let bytes =
@@ -388,9 +431,10 @@ fn run_refs(
         res.push(RefResult {
             name: name.into(),
             timing: Some(Timing {
-                samples: samples.len(),
+                samples: done as usize,
                 wall,
                 cpu,
+                median,
             }),
             identical,
             note: String::new(),
@@ -457,7 +501,7 @@ fn bench_model(a: &Args, path: &Path) -> Result<Row, String> {
     let refs = if a.no_ref {
         vec![]
     } else {
-        run_refs(&python(a.python.clone()), path, &samples, &ours)?
+        run_refs(a.min_cpu, &python(a.python.clone()), path, &samples, &ours)?
     };
     Ok(Row {
         model: name,
@@ -496,7 +540,7 @@ fn run() -> Result<bool, String> {
         println!(
             "  2-thread scaling: {:.2}x wall, {:.2}x CPU-normalised",
             r.two.per_wall() / r.best.per_wall(),
-            2.0 * r.two.per_cpu() / r.best.per_cpu()
+            2.0 * r.two.total_per_cpu() / r.best.total_per_cpu()
         );
         for x in &r.refs {
             match &x.timing {
@@ -546,7 +590,7 @@ fn run() -> Result<bool, String> {
             r.best.per_cpu(),
             r.portable.per_cpu(),
             r.two.per_wall() / r.best.per_wall(),
-            2.0 * r.two.per_cpu() / r.best.per_cpu(),
+            2.0 * r.two.total_per_cpu() / r.best.total_per_cpu(),
             cell(r, "tflm"),
             ratio,
             cell(r, "litert-xnnpack"),

@@ -528,49 +528,91 @@ fn depthwise_avx2(
     for (cb, k) in consts.iter_mut().enumerate().take(full / 16) {
         *k = block16(pc, cb * 16, c);
     }
+    // The filter widened to i16 and interleaved once per call, for fixed pairs of taps
+    // (2k, 2k+1; an odd last tap is paired with a zero filter): per pair and 16-channel block,
+    // 32 i16s in the lane order `vpunpck{l,h}wd` gives the interleaved inputs, so one
+    // `vpmaddwd` adds two taps of eight channels. The wrapper bounds the sizes.
+    let taps_n = p.k_h * p.k_w;
+    let pairs = taps_n.div_ceil(2);
+    let blocks = full / 16;
+    let mut packed = [0i16; 2 * DW_FILTER_MAX];
+    for pr in 0..pairs {
+        for cb in 0..blocks {
+            let widen16 = |t: usize| -> __m256i {
+                if t >= taps_n {
+                    return _mm256_setzero_si256();
+                }
+                let fs = &filter[t * c + cb * 16..][..16];
+                // SAFETY: `fs` is 16 bytes; unaligned load.
+                _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(fs.as_ptr().cast()) })
+            };
+            let (fa, fb) = (widen16(2 * pr), widen16(2 * pr + 1));
+            let dst = &mut packed[(pr * blocks + cb) * 32..][..32];
+            // SAFETY: `dst` is 32 i16s (64 bytes): two unaligned 32-byte stores.
+            unsafe {
+                _mm256_storeu_si256(dst.as_mut_ptr().cast(), _mm256_unpacklo_epi16(fa, fb));
+                _mm256_storeu_si256(
+                    dst.as_mut_ptr().add(16).cast(),
+                    _mm256_unpackhi_epi16(fa, fb),
+                );
+            }
+        }
+    }
+    // Taps outside the image read a row of zero points: x − zp = 0 adds nothing (as TFLM's
+    // skipped tap).
+    let zp_row = [(-p.input_offset) as i8; DW_FILTER_MAX];
     for b in 0..p.batches {
         for oy in 0..p.out_h {
             let iy0 = (oy * p.stride_h) as isize - p.pad_h as isize;
             for ox in 0..p.out_w {
                 let ix0 = (ox * p.stride_w) as isize - p.pad_w as isize;
                 let out_base = ((b * p.out_h + oy) * p.out_w + ox) * c;
-                for (cb, k) in consts.iter().enumerate().take(full / 16) {
-                    let c0 = cb * 16;
-                    let mut a0 = _mm256_setzero_si256();
-                    let mut a1 = _mm256_setzero_si256();
-                    for fy in 0..p.k_h {
-                        let iy = iy0 + (fy * p.dilation_h) as isize;
-                        if iy < 0 || iy >= p.in_h as isize {
+                // Each tap's input row for this pixel (the zero-point row when outside).
+                let mut rows: [&[i8]; DW_TAPS + 1] = [&zp_row[..c]; DW_TAPS + 1];
+                for fy in 0..p.k_h {
+                    let iy = iy0 + (fy * p.dilation_h) as isize;
+                    if iy < 0 || iy >= p.in_h as isize {
+                        continue;
+                    }
+                    for fx in 0..p.k_w {
+                        let ix = ix0 + (fx * p.dilation_w) as isize;
+                        if ix < 0 || ix >= p.in_w as isize {
                             continue;
                         }
-                        for fx in 0..p.k_w {
-                            let ix = ix0 + (fx * p.dilation_w) as isize;
-                            if ix < 0 || ix >= p.in_w as isize {
-                                continue;
-                            }
-                            let xs = &input
-                                [((b * p.in_h + iy as usize) * p.in_w + ix as usize) * c + c0..]
-                                [..16];
-                            let fs = &filter[(fy * p.k_w + fx) * c + c0..][..16];
-                            // SAFETY: `xs` and `fs` are 16-byte slices; unaligned loads.
-                            let (x, f) = unsafe {
-                                (
-                                    _mm_loadu_si128(xs.as_ptr().cast()),
-                                    _mm_loadu_si128(fs.as_ptr().cast()),
-                                )
-                            };
-                            let x = _mm256_add_epi16(_mm256_cvtepi8_epi16(x), off16);
-                            let prod = _mm256_mullo_epi16(x, _mm256_cvtepi8_epi16(f));
-                            a0 = _mm256_add_epi32(
-                                a0,
-                                _mm256_cvtepi16_epi32(_mm256_castsi256_si128(prod)),
-                            );
-                            a1 = _mm256_add_epi32(
-                                a1,
-                                _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(prod)),
-                            );
-                        }
+                        rows[fy * p.k_w + fx] =
+                            &input[((b * p.in_h + iy as usize) * p.in_w + ix as usize) * c..][..c];
                     }
+                }
+                for (cb, k) in consts.iter().enumerate().take(blocks) {
+                    let c0 = cb * 16;
+                    let mut al = _mm256_setzero_si256();
+                    let mut ah = _mm256_setzero_si256();
+                    for pr in 0..pairs {
+                        let (ra, rb) = (&rows[2 * pr][c0..c0 + 16], &rows[2 * pr + 1][c0..c0 + 16]);
+                        let fp = &packed[(pr * blocks + cb) * 32..][..32];
+                        // SAFETY: `ra`, `rb` are 16 bytes and `fp` 32 i16s; unaligned loads.
+                        let (xa, xb, fl, fh) = unsafe {
+                            (
+                                _mm_loadu_si128(ra.as_ptr().cast()),
+                                _mm_loadu_si128(rb.as_ptr().cast()),
+                                _mm256_loadu_si256(fp.as_ptr().cast()),
+                                _mm256_loadu_si256(fp.as_ptr().add(16).cast()),
+                            )
+                        };
+                        let xa = _mm256_add_epi16(_mm256_cvtepi8_epi16(xa), off16);
+                        let xb = _mm256_add_epi16(_mm256_cvtepi8_epi16(xb), off16);
+                        al = _mm256_add_epi32(
+                            al,
+                            _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), fl),
+                        );
+                        ah = _mm256_add_epi32(
+                            ah,
+                            _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), fh),
+                        );
+                    }
+                    // al holds channels 0–3 | 8–11, ah 4–7 | 12–15.
+                    let a0 = _mm256_permute2x128_si256::<0x20>(al, ah);
+                    let a1 = _mm256_permute2x128_si256::<0x31>(al, ah);
                     let v0 = finish(_mm256_add_epi32(a0, k.bias[0]), k.rq[0], offset, lo, hi);
                     let v1 = finish(_mm256_add_epi32(a1, k.bias[1]), k.rq[1], offset, lo, hi);
                     store_n(pack16(v0, v1), &mut output[out_base + c0..], 16);
@@ -607,6 +649,10 @@ fn depthwise_avx2(
     }
 }
 
+/// Most taps (k_h·k_w) and filter elements the AVX2 depthwise handles.
+const DW_TAPS: usize = 64;
+const DW_FILTER_MAX: usize = 8192;
+
 /// DEPTHWISE_CONV_2D with AVX2 (depth multiplier 1, slices already checked by the caller);
 /// false when not applicable.
 pub(crate) fn depthwise(
@@ -620,7 +666,9 @@ pub(crate) fn depthwise(
         || p.depth_multiplier != 1
         || p.in_c < 16
         || p.in_c / 16 > MAX_BLOCKS
-        || !(-255..=255).contains(&p.input_offset)
+        || p.k_h * p.k_w > DW_TAPS
+        || (p.k_h * p.k_w + 1) * p.in_c > DW_FILTER_MAX
+        || !(-127..=128).contains(&p.input_offset)
     {
         return false;
     }
@@ -679,18 +727,6 @@ pub(crate) fn add(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) -> bool {
 // FULLY_CONNECTED: four units share each 16-byte input load; i16 multiply-add, horizontal sum.
 
 #[target_feature(enable = "avx2")]
-fn dot16(x: &[i8], w: &[i8]) -> __m256i {
-    // SAFETY: callers pass 16-byte slices; unaligned loads.
-    let (x, w) = unsafe {
-        (
-            _mm_loadu_si128(x.as_ptr().cast()),
-            _mm_loadu_si128(w.as_ptr().cast()),
-        )
-    };
-    _mm256_madd_epi16(_mm256_cvtepi8_epi16(x), _mm256_cvtepi8_epi16(w))
-}
-
-#[target_feature(enable = "avx2")]
 fn fully_connected_avx2(
     p: &FullyConnectedParams,
     pc: &PerChannel<'_>,
@@ -713,16 +749,26 @@ fn fully_connected_avx2(
         let mut u = 0;
         while u < p.units {
             let nu = 4.min(p.units - u);
-            let w: [&[i8]; 4] = core::array::from_fn(|j| &filter[(u + j.min(nu - 1)) * d..][..d]);
-            let mut acc = [_mm256_setzero_si256(); 4];
+            let row = |j: usize| &filter[(u + j.min(nu - 1)) * d..][..d];
+            let (w0, w1, w2, w3) = (row(0), row(1), row(2), row(3));
+            let z = _mm256_setzero_si256();
+            let (mut s0, mut s1, mut s2, mut s3) = (z, z, z, z);
             let mut t = 0;
-            while t < body {
-                let xs = &x[t..t + 16];
-                for (a, wj) in acc.iter_mut().zip(&w) {
-                    *a = _mm256_add_epi32(*a, dot16(xs, &wj[t..t + 16]));
-                }
+            while t + 16 <= body {
+                // SAFETY: t + 16 ≤ body ≤ d, and `x` and every `wj` hold d bytes; unaligned.
+                let (xv, f0, f1, f2, f3) = unsafe {
+                    let ld =
+                        |v: &[i8]| _mm256_cvtepi8_epi16(_mm_loadu_si128(v.as_ptr().add(t).cast()));
+                    (ld(x), ld(w0), ld(w1), ld(w2), ld(w3))
+                };
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(xv, f0));
+                s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(xv, f1));
+                s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(xv, f2));
+                s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(xv, f3));
                 t += 16;
             }
+            let acc = [s0, s1, s2, s3];
+            let w = [w0, w1, w2, w3];
             for j in 0..nu {
                 dots[j] = hsum(acc[j]).wrapping_add(tail(x, w[j]));
             }
