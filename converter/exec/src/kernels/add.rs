@@ -88,10 +88,12 @@ const TABLE_MIN: usize = 1024;
 // Never inlined: the two 1 KB tables must not sit in the interpreter's frame under every op.
 #[inline(never)]
 pub fn eval(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if super::simd::x86::add(p, a, b, out) {
+        return;
+    }
     if out.len() < TABLE_MIN {
-        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-            *o = add_one(p, x, y);
-        }
+        eval_scalar(p, a, b, out);
         return;
     }
     let t1: [i32; 256] = core::array::from_fn(|k| {
@@ -119,6 +121,13 @@ pub fn eval(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) {
         let raw = mul_by_quantized_multiplier(sum, p.output_multiplier, p.output_shift)
             .wrapping_add(p.output_offset);
         *o = raw.clamp(p.act_min, p.act_max) as i8;
+    }
+}
+
+/// Elementwise add, one element at a time (short tensors, and the SIMD path's tail).
+pub(crate) fn eval_scalar(p: &AddParams, a: &[i8], b: &[i8], out: &mut [i8]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = add_one(p, x, y);
     }
 }
 

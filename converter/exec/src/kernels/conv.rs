@@ -83,8 +83,12 @@ pub fn eval(
             // The widened path only exists with `std`: an MCU keeps no i16 filter copies, and
             // leaving it out saves its code in firmware images.
             #[cfg(feature = "std")]
-            Some(f16) if f16.len() >= widened_len(p) => {
-                return eval_wide(p, pc, input, f16, output)
+            Some(f16) if f16.len() >= widened_len(p) && 2 * patch_pairs(p) <= PATCH_MAX => {
+                #[cfg(target_arch = "x86_64")]
+                if super::simd::x86::conv(p, pc, input, f16, output) {
+                    return;
+                }
+                return eval_wide(p, pc, input, f16, output);
             }
             _ if scratch.len() >= plen => {
                 return eval_patch(p, pc, input, &Narrow(filter), &mut scratch[..plen], output)
@@ -201,49 +205,79 @@ fn eval_rows(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i8], o
     }
 }
 
-/// Output pixels the widened path computes per pass over the filters: each filter chunk loaded
-/// feeds this many dot products (4 pixels × 2 channels = 8 accumulators fits the 16 SIMD
-/// registers of x86-64 with room for the operands).
+/// Output pixels the portable widened path computes per pass over the filters: each filter row
+/// loaded feeds this many pixels.
 #[cfg(feature = "std")]
 const PIXELS: usize = 4;
 
-/// Patch length rounded up to whole 8-lane chunks (the widened layout's row stride).
-fn padded_patch(p: &ConvParams) -> usize {
-    (p.k_h * p.k_w * p.in_c).next_multiple_of(8)
+/// Output channels per block of the packed (widened) filter layout.
+pub const BLOCK_C: usize = 16;
+
+/// Tap pairs per filter row (`k_w · in_c` taps, rounded up to even): the packed layout pairs
+/// taps within one filter row, so a row of the input image is a contiguous run of pairs.
+pub(crate) fn row_pairs(p: &ConvParams) -> usize {
+    (p.k_w * p.in_c).div_ceil(2)
 }
 
-/// i16 elements [`widen_filter`] writes for this convolution: one row per output channel,
-/// each padded with zeros to a multiple of 8 so the hot loop has no scalar tail.
+/// Tap pairs of the whole packed patch (`k_h` rows of [`row_pairs`]).
+pub(crate) fn patch_pairs(p: &ConvParams) -> usize {
+    p.k_h * row_pairs(p)
+}
+
+/// i16 elements [`widen_filter`] writes for this convolution: `ceil(out_c / 16)` blocks of
+/// [`patch_pairs`] rows of 32 (16 channels × a pair of taps), zero-padded.
 pub fn widened_len(p: &ConvParams) -> usize {
-    p.out_c * padded_patch(p)
+    p.out_c.div_ceil(BLOCK_C) * patch_pairs(p) * 2 * BLOCK_C
 }
 
-/// Writes the widened copy of `filter` (`[out_c][kh·kw·in_c]` int8) into `dst` in the layout
-/// [`eval`] expects for `filter16`: i16 rows padded with zeros to a multiple of 8.
+/// Writes the widened, packed copy of `filter` (`[out_c][kh][kw·in_c]` int8) into `dst` in the
+/// layout [`eval`] expects for `filter16`: element `(block, pair, channel, e)` at
+/// `((block·pairs + pair)·16 + channel)·2 + e` holds, for pair `fy·row_pairs + t`, tap
+/// `2t + e` of filter row `fy` of output channel `16·block + channel` (0 past the row or the
+/// channels). One `vpmaddwd` of a broadcast pair of inputs against a 16-channel row adds two
+/// taps into eight channel lanes.
 pub fn widen_filter(p: &ConvParams, filter: &[i8], dst: &mut [i16]) {
     let plen = p.k_h * p.k_w * p.in_c;
-    let stride = padded_patch(p);
-    if plen == 0 {
+    let row = p.k_w * p.in_c;
+    let (rp, pairs) = (row_pairs(p), patch_pairs(p));
+    let len = widened_len(p);
+    if plen == 0 || dst.len() < len || filter.len() < p.out_c * plen {
         return;
     }
-    for (row, src) in dst.chunks_exact_mut(stride).zip(filter.chunks_exact(plen)) {
-        let (body, pad) = row.split_at_mut(plen);
-        for (d, &s) in body.iter_mut().zip(src) {
-            *d = i16::from(s);
-        }
-        pad.fill(0);
+    for (i, d) in dst[..len].iter_mut().enumerate() {
+        let e = i % 2;
+        let ch = (i / 2) % BLOCK_C;
+        let pair = (i / (2 * BLOCK_C)) % pairs;
+        let block = i / (2 * BLOCK_C * pairs);
+        let (oc, fy, r) = (block * BLOCK_C + ch, pair / rp, 2 * (pair % rp) + e);
+        *d = if oc < p.out_c && r < row {
+            i16::from(filter[oc * plen + fy * row + r])
+        } else {
+            0
+        };
     }
 }
 
 /// Gathers the receptive field of output pixel (`b`, `oy`, `ox`) as `x − zp_in` in i16, zero
-/// outside the image (TFLM skips those taps; a zero contributes nothing).
+/// outside the image (TFLM skips those taps; a zero contributes nothing), in the packed
+/// layout's order: `k_h` rows of `2·row_pairs` (a row with an odd tap count ends with a 0).
 #[cfg(feature = "std")]
 #[inline(always)]
-fn gather(p: &ConvParams, input: &[i8], b: usize, oy: usize, ox: usize, dst: &mut [i16]) {
+pub(crate) fn gather(
+    p: &ConvParams,
+    input: &[i8],
+    b: usize,
+    oy: usize,
+    ox: usize,
+    dst: &mut [i16],
+) {
     let iy0 = (oy * p.stride_h) as isize - p.pad_h as isize;
     let ix0 = (ox * p.stride_w) as isize - p.pad_w as isize;
     let row_len = p.k_w * p.in_c;
-    for (fy, drow) in dst.chunks_exact_mut(row_len).take(p.k_h).enumerate() {
+    let stride = 2 * row_pairs(p);
+    for (fy, drow) in dst.chunks_exact_mut(stride).take(p.k_h).enumerate() {
+        let (drow, pad) = drow.split_at_mut(row_len);
+        pad.fill(0);
         let iy = iy0 + (fy * p.dilation_h) as isize;
         if iy < 0 || iy >= p.in_h as isize {
             drow.fill(0);
@@ -273,84 +307,67 @@ fn gather(p: &ConvParams, input: &[i8], b: usize, oy: usize, ox: usize, dst: &mu
     }
 }
 
-/// Widened path (groups = 1, i16 filter copy from [`widen_filter`]): gathers the patches of
-/// [`PIXELS`] neighbouring output pixels, then for every pair of output channels runs 16-bit
-/// multiply-add dot products (`pmaddwd` on x86) of all those patches against both filters, so
-/// each filter chunk loaded feeds `2·PIXELS` products and each patch chunk feeds two. Rows with
-/// fewer pixels left compute on stale patches whose results are not written.
+/// Widened path, portable (groups = 1, packed i16 filter from [`widen_filter`]): gathers the
+/// patches of [`PIXELS`] output pixels (any rows, any batch), then for every 16-channel block
+/// accumulates pairs of taps into 16 channel sums per pixel. The AVX2 kernel
+/// (`simd::x86::conv`) runs the same layout with the sums in registers.
 // Never inlined into `eval`: its stack buffers must not grow the MCU path's frame.
 #[cfg(feature = "std")]
 #[inline(never)]
-fn eval_wide(p: &ConvParams, pc: &PerChannel<'_>, input: &[i8], filter: &[i16], output: &mut [i8]) {
+pub(crate) fn eval_wide(
+    p: &ConvParams,
+    pc: &PerChannel<'_>,
+    input: &[i8],
+    filter: &[i16],
+    output: &mut [i8],
+) {
     let plen = p.k_h * p.k_w * p.in_c;
-    let stride = padded_patch(p);
-    if stride > PATCH_MAX || stride == 0 || filter.len() < widened_len(p) {
+    let pairs = patch_pairs(p);
+    let kpad = 2 * pairs;
+    let blocks = p.out_c.div_ceil(BLOCK_C);
+    if kpad > PATCH_MAX || plen == 0 || filter.len() < widened_len(p) {
         return;
     }
+    let hw = p.out_h * p.out_w;
+    let pixels = p.batches * hw;
     let mut buf = [[0i16; PATCH_MAX]; PIXELS];
-    let rq = |acc: i32, c: usize| {
-        requantize(
-            acc.wrapping_add(pc.bias[c]),
-            pc.multiplier[c],
-            i32::from(pc.shift[c]),
-            p.output_offset,
-            p.act_min,
-            p.act_max,
-        )
-    };
-    for b in 0..p.batches {
-        for oy in 0..p.out_h {
-            let mut ox = 0;
-            while ox < p.out_w {
-                let np = PIXELS.min(p.out_w - ox);
-                for (j, patch) in buf.iter_mut().enumerate().take(np) {
-                    gather(p, input, b, oy, ox + j, &mut patch[..plen]);
-                }
-                let xs: [&[[i16; 8]]; PIXELS] =
-                    core::array::from_fn(|j| buf[j][..stride].as_chunks::<8>().0);
-                let out_px = ((b * p.out_h + oy) * p.out_w + ox) * p.out_c;
-                let mut rows = filter[..widened_len(p)].chunks_exact(stride);
-                let mut oc = 0;
-                while oc + 2 <= p.out_c {
-                    let (Some(r0), Some(r1)) = (rows.next(), rows.next()) else {
-                        return;
-                    };
-                    let (w0, w1) = (r0.as_chunks::<8>().0, r1.as_chunks::<8>().0);
-                    let mut a0 = [i32x4::ZERO; PIXELS];
-                    let mut a1 = [i32x4::ZERO; PIXELS];
-                    for (c, (f0, f1)) in w0.iter().zip(w1).enumerate() {
-                        let (f0, f1) = (i16x8::new(*f0), i16x8::new(*f1));
-                        for j in 0..PIXELS {
-                            let x = i16x8::new(xs[j][c]);
-                            a0[j] += x.dot(f0);
-                            a1[j] += x.dot(f1);
-                        }
-                    }
-                    for j in 0..np {
-                        let o = out_px + j * p.out_c + oc;
-                        output[o] = rq(a0[j].reduce_add(), oc);
-                        output[o + 1] = rq(a1[j].reduce_add(), oc + 1);
-                    }
-                    oc += 2;
-                }
-                if oc < p.out_c {
-                    let Some(r0) = rows.next() else {
-                        return;
-                    };
-                    let mut a0 = [i32x4::ZERO; PIXELS];
-                    for (c, f0) in r0.as_chunks::<8>().0.iter().enumerate() {
-                        let f0 = i16x8::new(*f0);
-                        for j in 0..PIXELS {
-                            a0[j] += i16x8::new(xs[j][c]).dot(f0);
-                        }
-                    }
-                    for j in 0..np {
-                        output[out_px + j * p.out_c + oc] = rq(a0[j].reduce_add(), oc);
+    let mut q = 0;
+    while q < pixels {
+        let np = PIXELS.min(pixels - q);
+        for (j, patch) in buf.iter_mut().enumerate().take(np) {
+            let (b, r) = ((q + j) / hw, (q + j) % hw);
+            gather(p, input, b, r / p.out_w, r % p.out_w, &mut patch[..kpad]);
+        }
+        for cb in 0..blocks {
+            let w = &filter[cb * pairs * 2 * BLOCK_C..][..pairs * 2 * BLOCK_C];
+            let mut acc = [[0i32; BLOCK_C]; PIXELS];
+            for (t, row) in w.chunks_exact(2 * BLOCK_C).enumerate() {
+                for (a, patch) in acc.iter_mut().zip(&buf) {
+                    let (x0, x1) = (i32::from(patch[2 * t]), i32::from(patch[2 * t + 1]));
+                    for (s, f) in a.iter_mut().zip(row.chunks_exact(2)) {
+                        *s = s
+                            .wrapping_add(x0 * i32::from(f[0]))
+                            .wrapping_add(x1 * i32::from(f[1]));
                     }
                 }
-                ox += np;
+            }
+            let n = BLOCK_C.min(p.out_c - cb * BLOCK_C);
+            for (j, a) in acc.iter().enumerate().take(np) {
+                let o = (q + j) * p.out_c + cb * BLOCK_C;
+                for (ch, &s) in a.iter().enumerate().take(n) {
+                    let c = cb * BLOCK_C + ch;
+                    output[o + ch] = requantize(
+                        s.wrapping_add(pc.bias[c]),
+                        pc.multiplier[c],
+                        i32::from(pc.shift[c]),
+                        p.output_offset,
+                        p.act_min,
+                        p.act_max,
+                    );
+                }
             }
         }
+        q += np;
     }
 }
 

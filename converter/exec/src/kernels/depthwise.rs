@@ -64,6 +64,10 @@ pub fn eval(
     {
         return;
     }
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if super::simd::x86::depthwise(p, pc, input, filter, output) {
+        return;
+    }
     for b in 0..p.batches {
         for oy in 0..p.out_h {
             let iy0 = (oy * p.stride_h) as isize - p.pad_h as isize;

@@ -38,6 +38,10 @@ pub fn eval(
     {
         return;
     }
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if super::simd::x86::fully_connected(p, pc, input, filter, output) {
+        return;
+    }
     let k = p.depth as i32;
     for b in 0..p.batches {
         let x = &input[b * p.depth..][..p.depth];

@@ -15,6 +15,7 @@ pub mod mul;
 pub mod pad;
 pub mod pooling;
 pub mod quantize;
+pub mod simd;
 pub mod softmax;
 
 /// Per-output-channel constants of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, computed at

@@ -44,6 +44,20 @@ impl PoolParams {
 /// Average pooling. Returns false (like TFLM) when a window holds no input cell.
 #[inline(never)]
 pub fn eval_average(p: &PoolParams, input: &[i8], output: &mut [i8]) -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if let Some(ok) = super::simd::x86::average_pool(p, input, output) {
+        return ok;
+    }
+    average_blocked(p, input, output)
+}
+
+/// Channels [`average_blocked`] sums at once.
+const POOL_BLOCK: usize = 64;
+
+/// Average pooling with the channel loop innermost (contiguous in NHWC, so the compiler runs it
+/// in SIMD lanes): window sums for up to [`POOL_BLOCK`] channels, then TFLM's rounding division.
+#[inline(always)]
+pub(crate) fn average_blocked(p: &PoolParams, input: &[i8], output: &mut [i8]) -> bool {
     let (n_in, n_out) = p.sizes();
     if input.len() < n_in || output.len() < n_out {
         return false;
@@ -57,20 +71,27 @@ pub fn eval_average(p: &PoolParams, input: &[i8], output: &mut [i8]) -> bool {
                     return false;
                 }
                 let ob = ((b * p.out_h + oy) * p.out_w + ox) * p.channels;
-                for c in 0..p.channels {
-                    let mut acc = 0i32;
+                let mut c0 = 0;
+                while c0 < p.channels {
+                    let n = POOL_BLOCK.min(p.channels - c0);
+                    let mut acc = [0i32; POOL_BLOCK];
                     for y in y0..y1 {
                         for x in x0..x1 {
-                            acc +=
-                                i32::from(input[((b * p.in_h + y) * p.in_w + x) * p.channels + c]);
+                            let at = ((b * p.in_h + y) * p.in_w + x) * p.channels + c0;
+                            for (a, &v) in acc[..n].iter_mut().zip(&input[at..at + n]) {
+                                *a += i32::from(v);
+                            }
                         }
                     }
-                    let avg = if acc > 0 {
-                        (acc + count / 2) / count
-                    } else {
-                        (acc - count / 2) / count
-                    };
-                    output[ob + c] = avg.clamp(p.act_min, p.act_max) as i8;
+                    for (o, &acc) in output[ob + c0..ob + c0 + n].iter_mut().zip(&acc[..n]) {
+                        let avg = if acc > 0 {
+                            (acc + count / 2) / count
+                        } else {
+                            (acc - count / 2) / count
+                        };
+                        *o = avg.clamp(p.act_min, p.act_max) as i8;
+                    }
+                    c0 += n;
                 }
             }
         }
