@@ -502,16 +502,19 @@ mod tests {
     use super::*;
     use crate::metrics::BOOTSTRAP_RESAMPLES;
 
-    /// 40 sources, each clean + two families × two severities. `good` ranks errors perfectly
-    /// inside every condition; `cond` is the condition's error rate only (constant within a
-    /// condition), which a pooled AUROC rewards but a per-condition AUROC must not.
-    fn data() -> (
+    /// Correct flags, conditions, sources, and the `good` and `flat` scores.
+    type Data = (
         Vec<bool>,
         Vec<RecordCondition>,
         Vec<usize>,
         Vec<f64>,
         Vec<f64>,
-    ) {
+    );
+
+    /// 40 sources, each clean + two families × two severities. `good` ranks errors perfectly
+    /// inside every condition; `flat` is the condition's error rate only (constant within a
+    /// condition), which a pooled AUROC rewards but a per-condition AUROC must not.
+    fn data() -> Data {
         let (mut correct, mut cond, mut src, mut good, mut flat) =
             (vec![], vec![], vec![], vec![], vec![]);
         for i in 0..40usize {
