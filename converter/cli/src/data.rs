@@ -233,6 +233,7 @@ struct Npy<'a> {
 
 impl Npy<'_> {
     fn parse<'a>(bytes: &'a [u8], name: &str) -> Result<Npy<'a>> {
+        check_header_nesting(bytes, name)?;
         let mut data = bytes;
         let header = npyz::NpyHeader::from_reader(&mut data)
             .with_context(|| format!("{name} is not a valid .npy file"))?;
@@ -257,6 +258,45 @@ impl Npy<'_> {
     fn into_vec<T: npyz::Deserialize>(self) -> Result<Vec<T>> {
         Ok(npyz::NpyFile::with_header(self.header, self.data).into_vec::<T>()?)
     }
+}
+
+/// Deepest bracket nesting a plain array header has: the dict and its shape tuple.
+const NPY_MAX_NESTING: usize = 2;
+
+/// Refuses `.npy` headers nested deeper than a plain array's (`{'descr': '<f4', …, 'shape':
+/// (N, …), }`) before npyz parses them: its header parser takes exponential time on deeply
+/// nested brackets (found by fuzzing: a 250-byte header ran for minutes), and structured
+/// dtypes, the only legitimate nesting, are not supported here anyway.
+fn check_header_nesting(bytes: &[u8], name: &str) -> Result<()> {
+    let text = match bytes {
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, rest @ ..] => {
+            rest.get(..u16::from_le_bytes([*a, *b]) as usize)
+        }
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 2 | 3, _, a, b, c, d, rest @ ..] => {
+            rest.get(..u32::from_le_bytes([*a, *b, *c, *d]) as usize)
+        }
+        _ => None,
+    };
+    // Anything else (bad magic, cut-off header) gets npyz's own error.
+    let Some(text) = text else {
+        return Ok(());
+    };
+    let mut depth = 0usize;
+    for &c in text {
+        match c {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > NPY_MAX_NESTING {
+                    bail!(
+                        "{name} is not a valid .npy file: its header is nested deeper than a plain array header (structured dtypes are not supported); save a plain numeric array with numpy.save"
+                    );
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Checks that an array of `shape` holds samples for `spec`: N × the model's input shape

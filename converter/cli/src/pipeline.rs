@@ -299,8 +299,11 @@ fn classifier_of(model: &Model) -> Result<ClassifierSpec> {
     let t = t as usize;
     let shape = model.tensor_shape(t);
     let classes = shape.last().copied().unwrap_or(0).max(0) as usize;
-    let elems: i64 = shape.iter().map(|&d| d.max(1) as i64).product();
-    if classes < 2 || elems as usize != classes {
+    // Checked: a corrupt shape must be refused below, not overflow.
+    let elems = shape
+        .iter()
+        .try_fold(1i64, |a, &d| a.checked_mul(i64::from(d.max(1))));
+    if classes < 2 || elems != Some(classes as i64) {
         bail!(
             "the model's first output `{}` has shape {:?}; snap-convert needs a classifier output [1, classes] with at least 2 classes",
             model.tensor_name(t),

@@ -437,3 +437,26 @@ fn quick_start_report_wording_and_dev_accuracy_warning() {
     );
     assert!(stderr.contains("layout"), "{stderr}");
 }
+
+/// A header nested like a structured dtype (or a corrupt one) is refused at once; npyz's
+/// parser took minutes on such headers (found by the `npy_labels` fuzz target).
+#[test]
+fn deeply_nested_npy_header_fails_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("nested.npy");
+    let header = format!("{{'shape': {}2{}, }}", "(".repeat(60), ")".repeat(60));
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    std::fs::write(&l, &bytes).unwrap();
+    let t0 = std::time::Instant::now();
+    let e = fails(&os(&convert(
+        &calib(),
+        &dev(),
+        &l,
+        &dir.path().join("o.tflite"),
+    )));
+    assert!(e.contains("nested.npy is not a valid .npy file"), "{e}");
+    assert!(e.contains("nested deeper"), "{e}");
+    assert!(t0.elapsed().as_secs() < 30);
+}

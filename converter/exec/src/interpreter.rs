@@ -312,6 +312,11 @@ impl<'m, 'r, const T: usize, const N: usize> Prepared<'m, 'r, T, N> {
                 }
                 quant.quantized_dimension = q.quantized_dimension();
             }
+            // An int8 zero point outside the int8 range is a corrupt model; refused here so
+            // the kernels' offset arithmetic never sees it (found by fuzzing `run`).
+            if dtype == DType::Int8 && !(-128..=127).contains(&quant.zero_point) {
+                return Err(at(err(ErrorKind::BadQuantization)));
+            }
             let bytes_len = match dtype.size() {
                 Some(sz) => shape
                     .num_elements()
