@@ -120,6 +120,7 @@ fn calibrate_options() -> impl Strategy<Value = CalibrateOptions> {
                 *w = 1.0 / (1 + i) as f32;
             }
             CalibrateOptions {
+                stats: 0,
                 taps,
                 weights,
                 classes,
@@ -243,6 +244,7 @@ proptest! {
         let mut weights = [0f32; limits::MAX_TAPS];
         weights[..taps].fill(1.0 / taps as f32);
         let o = CalibrateOptions {
+            stats: 0,
             taps,
             weights,
             classes: classes as usize,

@@ -178,7 +178,11 @@ fn digits_full_pipeline() {
     let cov = fit["operating_point"]["coverage"].as_f64().unwrap();
     assert!(cov >= 0.9, "coverage {cov} below the 0.90 target");
     // The defaults: the classwise map, fitted on clean dev data plus the 12-family suite.
-    assert!(fit["calibrator"]["Classwise"].is_object(), "{}", fit["calibrator"]);
+    assert!(
+        fit["calibrator"]["Classwise"].is_object(),
+        "{}",
+        fit["calibrator"]
+    );
     assert_eq!(report["dev_parts"].as_array().unwrap().len(), 13);
 }
 

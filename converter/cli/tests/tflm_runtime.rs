@@ -5,7 +5,7 @@
 //! same outputs, in the same format, as the default host runtime on all 297 test inputs.
 //! Built without it (as in `cargo test --workspace`), `--runtime tflm` must fail with a message
 //! saying how to get it, and the default runtime is still the host executor.
-use snapuq_testkit::{read_npz, repo_root};
+use snapuq_testkit::repo_root;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -49,7 +49,10 @@ fn tflm_runtime_matches_host() {
         assert_eq!(h.stdout, t.stdout, "{name}: printed outputs differ");
         assert!(String::from_utf8_lossy(&t.stdout).contains("297 samples"));
         assert!(String::from_utf8_lossy(&t.stderr).contains("tflm: arena_used_bytes="));
-        let (h, t) = (read_npz(&host).unwrap(), read_npz(&tflm).unwrap());
+        let (h, t) = (
+            snapuq_testkit::read_npz(&host).unwrap(),
+            snapuq_testkit::read_npz(&tflm).unwrap(),
+        );
         assert_eq!(h.len(), t.len());
         for (k, a) in &h {
             let b = &t[k];
