@@ -5,7 +5,7 @@
 //! same outputs, in the same format, as the default host runtime on all 297 test inputs.
 //! Built without it (as in `cargo test --workspace`), `--runtime tflm` must fail with a message
 //! saying how to get it, and the default runtime is still the host executor.
-use snapuq_testkit::{read_npz, repo_root};
+use snapuq_testkit::repo_root;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -36,6 +36,7 @@ fn text(o: &Output) -> String {
 #[cfg(feature = "tflm")]
 #[test]
 fn tflm_runtime_matches_host() {
+    use snapuq_testkit::read_npz;
     let dir = tempfile::tempdir().unwrap();
     for name in ["digits_cnn.snap.tflite", "digits_cnn.tflite"] {
         let model = repo_root().join("examples/models").join(name);
