@@ -75,14 +75,11 @@ fn bindgen_check() {
     if target.starts_with("thumb") && target.contains("-none-") {
         // TFLM firmware is built with arm-none-eabi-gcc, whose default is -fshort-enums.
         builder = builder.clang_arg("-fshort-enums");
-        // TFLM's common.h includes <stdio.h>: newlib's headers, as the firmware sees them.
-        for inc in [
-            "/usr/lib/arm-none-eabi/include",
-            "/usr/arm-none-eabi/include",
-        ] {
-            if std::path::Path::new(inc).is_dir() {
-                builder = builder.clang_arg(format!("-isystem{inc}"));
-            }
+        // TFLM's headers include <stdio.h> and, in C++, <utility>: the C++ and newlib headers
+        // arm-none-eabi-g++ itself uses (libstdc++-arm-none-eabi-newlib,
+        // libnewlib-arm-none-eabi), without GCC's internal ones (clang has its own).
+        for inc in arm_gxx_include_dirs() {
+            builder = builder.clang_arg(format!("-isystem{inc}"));
         }
     }
     for t in [
@@ -113,6 +110,46 @@ fn bindgen_check() {
         "cargo:warning=snapuq-tflm: TFLM layout check ON against {} (target {target})",
         dir.display()
     );
+}
+
+/// The system include directories of `arm-none-eabi-g++` for Cortex-M4F, minus GCC's own.
+#[cfg(feature = "bindgen")]
+fn arm_gxx_include_dirs() -> Vec<String> {
+    let out = std::process::Command::new("arm-none-eabi-g++")
+        .args([
+            "-mthumb",
+            "-mcpu=cortex-m4",
+            "-mfloat-abi=hard",
+            "-mfpu=fpv4-sp-d16",
+            "-xc++",
+            "-E",
+            "-v",
+            "/dev/null",
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the bindgen check for Arm needs arm-none-eabi-g++ for its C++ and newlib \
+                 headers (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi \
+                 libstdc++-arm-none-eabi-newlib): {e}"
+            )
+        });
+    let text = String::from_utf8_lossy(&out.stderr);
+    let dirs: Vec<String> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("#include <...>"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("End of search list"))
+        .map(|l| l.trim().to_string())
+        .filter(|d| !d.contains("/lib/gcc/arm-none-eabi/") || d.contains("/../../../"))
+        .collect();
+    if !dirs.iter().any(|d| d.contains("c++")) {
+        panic!(
+            "arm-none-eabi-g++ has no C++ headers (needed for TFLM's <utility>): apt-get \
+             install libstdc++-arm-none-eabi-newlib"
+        );
+    }
+    dirs
 }
 
 /// Rust target triple → clang triple for the ABIs we ship.

@@ -36,6 +36,7 @@ fn text(o: &Output) -> String {
 #[cfg(feature = "tflm")]
 #[test]
 fn tflm_runtime_matches_host() {
+    use snapuq_testkit::read_npz;
     let dir = tempfile::tempdir().unwrap();
     for name in ["digits_cnn.snap.tflite", "digits_cnn.tflite"] {
         let model = repo_root().join("examples/models").join(name);
