@@ -265,6 +265,9 @@ impl Timing {
     }
 }
 
+/// A thread's timing and the outputs of its first pass.
+type ThreadRun = (Timing, Vec<Vec<u8>>);
+
 /// Runs `samples` in one interpreter on this thread, whole passes until `min_cpu` seconds of
 /// this thread's CPU time; the first pass's first outputs are returned.
 fn run_thread(
@@ -272,7 +275,7 @@ fn run_thread(
     samples: &[&[u8]],
     min_cpu: f64,
     passes: Option<usize>,
-) -> Result<(Timing, Vec<Vec<u8>>), String> {
+) -> Result<ThreadRun, String> {
     let resolver = OpResolver::new();
     let need = arena_bytes_needed(model, &resolver, HOST).map_err(|e| e.to_string())?;
     let mut arena = vec![0u8; need];
@@ -336,7 +339,7 @@ fn run_two(model: &[u8], samples: &[&[u8]], passes: usize) -> Result<Timing, Str
         .map(|t| samples.iter().skip(t).step_by(2).copied().collect())
         .collect();
     let t0 = Instant::now();
-    let parts: Vec<Result<(Timing, Vec<Vec<u8>>), String>> = std::thread::scope(|s| {
+    let parts: Vec<Result<ThreadRun, String>> = std::thread::scope(|s| {
         let hs: Vec<_> = halves
             .iter()
             .map(|h| s.spawn(move || run_thread(model, h, 0.0, Some(passes))))

@@ -332,8 +332,10 @@ const MR512: usize = 8;
 /// # Safety
 /// As [`tile_run`] (with `at` holding [`MR512`] offsets), and the CPU must have AVX-512 F, BW
 /// and VNNI.
+// The AVX-512 intrinsics are stable since Rust 1.89, above the workspace's 1.88 floor: this
+// function only exists when build.rs found a compiler that has them (`cfg(snapuq_avx512)`).
 #[cfg(snapuq_avx512)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::incompatible_msrv)]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
 unsafe fn tile_run512(
     tile: &Tile<'_>,
