@@ -56,6 +56,7 @@ fn cmsis_nn_projection_equals_portable() {
             },
             has_bias: with_bias,
             identity: false,
+            stats: false,
         };
         let b = with_bias.then_some(bias.as_slice());
         let mut z_port = vec![0i8; r];

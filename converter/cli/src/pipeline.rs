@@ -748,9 +748,9 @@ pub fn calibrate(
 }
 
 /// Dev parts from a labeled data set: the ID part and, with `shifts`, the corruption suite
-/// of [`crate::shifts::suite`] (one part per family, rotating severities 1–5). With `stats`
-/// > 0, the SNAP_PROJECT statistics of the first `stats` taps' `a_{ℓ−1}` are computed with the
-/// kernel's own code for the classwise calibrator.
+/// of [`crate::shifts::suite`] (one part per family, rotating severities 1–5). For the
+/// classwise calibrator, the SNAP_PROJECT statistics of the first `stats` taps' `a_{ℓ−1}` are
+/// computed with the kernel's own code.
 pub fn dev_parts(
     bb: &Backbone,
     resolver: &OpResolver<'_>,
