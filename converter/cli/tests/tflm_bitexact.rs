@@ -37,9 +37,18 @@ fn ok(cmd: &mut Command, what: &str) -> String {
     stdout
 }
 
-/// A TFLM interpreter with the smallest power-of-two arena (from 16 KiB) that allocates.
+/// A TFLM interpreter with the smallest power-of-two arena that allocates, starting above
+/// twice snapuq-exec's estimate: a too-small arena can make this TFLM build abort inside a
+/// builtin's Prepare (a failed temporary allocation reaches a DCHECK) instead of failing.
 fn tflm(model: &[u8]) -> Interpreter {
-    let mut arena = 16 << 10;
+    let mut resolver = snapuq_exec::OpResolver::new();
+    snapuq_exec::snap::register(&mut resolver).unwrap();
+    let estimate =
+        snapuq_exec::arena_bytes_needed(model, &resolver, snapuq_exec::Options::default())
+            .unwrap_or(0);
+    let mut arena = (2 * estimate + (32 << 10))
+        .next_power_of_two()
+        .max(16 << 10);
     loop {
         match Interpreter::new(model, arena) {
             Ok(it) => return it,
