@@ -1170,23 +1170,27 @@ mod tests {
         // Class 1 wins (p = [0.25, 0.75]): C = 0.75, L = ln(0.25 + 1e-4).
         let cls = [-64i8, 64];
         let (e0, e1, st) = ([1.0f32], [3.0f32], [0.5f32, -2.0]);
-        let mut u = [0f32];
-        eval_with_stats(
-            &o,
-            &plan,
-            &[&e0, &e1],
-            ClassifierData::I8(&cls),
-            Some(&table),
-            &[&st],
-            None,
-            CalibrateOutputs {
-                u: &mut u,
-                s: None,
-                abstain: None,
-                u_q: None,
-            },
-        )
-        .unwrap();
+        // U of the one sample with a given table (Err when the kernel refuses it).
+        let run = |table: &[f32]| -> Result<f32, OpError> {
+            let mut u = [0f32];
+            eval_with_stats(
+                &o,
+                &plan,
+                &[&e0, &e1],
+                ClassifierData::I8(&cls),
+                Some(table),
+                &[&st],
+                None,
+                CalibrateOutputs {
+                    u: &mut u,
+                    s: None,
+                    abstain: None,
+                    u_q: None,
+                },
+            )
+            .map(|()| u[0])
+        };
+        let u = [run(&table).unwrap()];
         let l = (0.25f64 + 1e-4).ln();
         let f = [(1.0f64 + 1e-6).ln(), (3.0f64 + 1e-6).ln(), 0.5, -2.0];
         let (g, h) = ([0.1, 0.2, 0.3, 0.4], [0.0, 0.5, 0.0, -0.25]);
@@ -1207,21 +1211,6 @@ mod tests {
         assert!(prepare(&o, &missing, &[TensorDesc::new(DType::Float32, &[1])]).is_err());
         let mut nan = table;
         nan[7] = f32::NAN;
-        assert!(eval_with_stats(
-            &o,
-            &plan,
-            &[&e0, &e1],
-            ClassifierData::I8(&cls),
-            Some(&nan),
-            &[&st],
-            None,
-            CalibrateOutputs {
-                u: &mut u,
-                s: None,
-                abstain: None,
-                u_q: None,
-            },
-        )
-        .is_err());
+        assert!(run(&nan).is_err());
     }
 }
